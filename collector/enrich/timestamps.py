@@ -1,0 +1,34 @@
+"""The skew-corrected event time.
+
+Client clocks are wrong by seconds to years. The client stamps ``client_ts`` when the event
+happens and ``sent_ts`` when the batch leaves; both come from the same (wrong) clock, so their
+difference is a true duration. Subtracting it from the collector's own receive time gives the
+event time on the collector's clock, up to network latency:
+
+    derived_ts = collector_ts - (sent_ts - client_ts)
+"""
+
+from __future__ import annotations
+
+from tracker.contract import format_timestamp, parse_timestamp
+
+
+def derived_timestamp(client_ts: str | None, sent_ts: str | None, collector_ts: str) -> str:
+    """``collector_ts - (sent_ts - client_ts)``, as a contract timestamp.
+
+    ``collector_ts`` itself when ``sent_ts`` or ``client_ts`` is missing or unreadable (no way to
+    measure the skew), and never later than ``collector_ts`` (a ``sent_ts`` before ``client_ts``
+    is a client bug; an event cannot happen after it was received).
+
+    >>> derived_timestamp("2026-11-23T09:59:50.000Z", "2026-11-23T10:00:00.000Z",
+    ...                   "2026-11-23T12:00:00.500Z")
+    '2026-11-23T11:59:50.500Z'
+    """
+    received = parse_timestamp(collector_ts)
+    if received is None:
+        raise ValueError(f"collector_ts {collector_ts!r} is not a contract timestamp")
+    happened = parse_timestamp(client_ts) if client_ts else None
+    sent = parse_timestamp(sent_ts) if sent_ts else None
+    if happened is None or sent is None:
+        return format_timestamp(received)
+    return format_timestamp(min(received, received - (sent - happened)))

@@ -1,0 +1,29 @@
+"""Where accepted and rejected events go: a tiny interface the HTTP layer talks to.
+
+Following Snowplow's collector sink, the request handlers only know :class:`Sink` -- store a
+list of keyed records, say whether you are healthy, flush on close. Implementations:
+
+- :class:`KafkaSink` (:mod:`.kafka`): kafka-python producer, waits for ``acks=all``;
+- :class:`Spool` (:mod:`.spool`): fsync'd local segment files with a size cap;
+- :class:`SpoolingSink` (:mod:`.spooling`): Kafka first, the spool when Kafka cannot take a
+  batch in time, and a background replayer that drains the spool once Kafka is back;
+- :class:`MemorySink` (:mod:`.memory`): in-memory, for unit tests of the HTTP layer.
+"""
+
+from collector.sinks.base import Record, Sink, SinkError, SinkFull, SinkUnavailable
+from collector.sinks.kafka import KafkaSink
+from collector.sinks.memory import MemorySink
+from collector.sinks.spool import Spool
+from collector.sinks.spooling import SpoolingSink
+
+__all__ = [
+    "KafkaSink",
+    "MemorySink",
+    "Record",
+    "Sink",
+    "SinkError",
+    "SinkFull",
+    "SinkUnavailable",
+    "Spool",
+    "SpoolingSink",
+]

@@ -1,0 +1,125 @@
+"""
+### daily_reports: yesterday's sessions and marketer reports, and a weekly roll-up
+
+Runs every day at 01:30 UTC, after the hourly `web_logs` runs and the streaming job have had
+time to land the previous day's late events. Each run:
+
+1. **resolve_config**: lake, Spark master and memory, interpreter (run params, then the
+   `clickloop_spark` connection, then the worker's `CLICKLOOP_*` settings).
+2. **report_period**: the day before the run's logical date (or the `day` param), and its ISO
+   week.
+3. **sessionize_day**: `stream_jobs.sessionize` rebuilds that day's sessions from the lake, the
+   authoritative pass after late data.
+4. **build_daily_reports**: `stream_jobs.reports` for that day (traffic, funnels, paths,
+   campaigns, customer value; Parquet, CSV and HTML).
+5. **week_complete** / **build_weekly_rollup**: when the day is a Sunday, the same reports over
+   its Monday-to-Sunday week.
+
+Every job overwrites exactly the dates it covers, so a run can be repeated safely.
+
+**Catch-up and backfill.** `catchup=False`: deploying the DAG does not replay every day since
+`start_date`. Rebuild past days deliberately with a backfill, e.g. after loading old logs through
+`web_logs`: `airflow backfill create --dag-id daily_reports --from-date 2015-05-18 --to-date
+2015-05-21` builds the reports of 17 to 20 May 2015 (each run reports the day before its date),
+one day at a time (`max_active_runs=1`, Spark gets the machine to itself).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, task
+
+LAKE_EVENTS = Asset(name="clickloop_lake_events", uri="x-clickloop://lake/events")
+LAKE_SESSIONS = Asset(name="clickloop_lake_sessions", uri="x-clickloop://lake/sessions")
+LAKE_REPORTS = Asset(name="clickloop_lake_reports", uri="x-clickloop://lake/reports")
+
+
+def _job_summary(last_line: str) -> dict:
+    """The job's one-line JSON summary becomes the task's XCom."""
+    from stream_jobs.job_launch import job_summary
+
+    return job_summary(last_line)
+
+
+@dag(
+    dag_id="daily_reports",
+    schedule=CronTriggerTimetable("30 1 * * *", timezone="UTC"),
+    start_date=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=dt.timedelta(hours=6),
+    default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=5)},
+    tags=["clickloop", "reports"],
+    doc_md=__doc__,
+    params={
+        "day": Param("", type="string", title="Day to report",
+                     description="YYYY-MM-DD; empty: the day before the run's logical date."),
+        "lake_dir": Param("", type="string", title="Event lake",
+                          description="Empty: CLICKLOOP_LAKE_DIR (default <state>/lake)."),
+        "spark_master": Param("", type="string", title="Spark master",
+                              description="Empty: connection clickloop_spark, else "
+                              "CLICKLOOP_SPARK_MASTER."),
+        "driver_memory": Param("", type="string", title="Spark driver memory",
+                               description="Empty: CLICKLOOP_SPARK_DRIVER_MEMORY."),
+        "funnels_file": Param("", type="string", title="Funnels YAML",
+                              description="Empty: the reports job's default funnels."),
+    },
+)
+def daily_reports():
+    @task
+    def resolve_config(params: dict | None = None) -> dict:
+        """Where the lake is and how jobs are launched, decided once for the whole run."""
+        from stream_jobs.job_launch import resolve_in_airflow_task
+
+        config = resolve_in_airflow_task(params or {})
+        print(f"lake={config['lake']} spark master={config['spark_master']} "
+              f"driver memory={config['driver_memory']} chosen from: {config['sources']}")
+        return config
+
+    @task
+    def report_period(params: dict | None = None, logical_date=None, dag_run=None) -> dict:
+        """The day this run reports on, and its ISO week."""
+        from stream_jobs.job_launch import report_period as period_of
+
+        when = logical_date or dag_run.run_after
+        period = period_of(when, (params or {}).get("day") or None)
+        print(f"reporting {period['day']} (week {period['week_start']}..{period['week_end']}, "
+              f"complete: {period['week_complete']})")
+        return period
+
+    @task.bash(inlets=[LAKE_EVENTS], outlets=[LAKE_SESSIONS], output_processor=_job_summary)
+    def sessionize_day(config: dict, period: dict) -> str:
+        """Rebuild the day's sessions from the lake (late events included)."""
+        from stream_jobs.job_launch import job_command
+
+        return job_command(config, "sessionize", ["--start", period["day"], "--end", period["day"]])
+
+    @task.bash(outlets=[LAKE_REPORTS], output_processor=_job_summary)
+    def build_daily_reports(config: dict, period: dict) -> str:
+        """The day's marketer reports."""
+        from stream_jobs.job_launch import job_command, reports_args
+
+        return job_command(config, "reports", reports_args(config, period["day"], period["day"]))
+
+    @task.short_circuit
+    def week_complete(period: dict) -> bool:
+        """Only a Sunday completes a week; other days stop here."""
+        return bool(period["week_complete"])
+
+    @task.bash(outlets=[LAKE_REPORTS], output_processor=_job_summary)
+    def build_weekly_rollup(config: dict, period: dict) -> str:
+        """The week's marketer reports, Monday to Sunday."""
+        from stream_jobs.job_launch import job_command, reports_args
+
+        args = reports_args(config, period["week_start"], period["week_end"])
+        return job_command(config, "reports", args)
+
+    config = resolve_config()
+    period = report_period()
+    sessions = sessionize_day(config, period)
+    daily = build_daily_reports(config, period)
+    sessions >> daily >> week_complete(period) >> build_weekly_rollup(config, period)
+
+
+daily_reports()

@@ -1,0 +1,176 @@
+"""
+### web_logs: web server access logs from a landing folder into the event lake, every hour
+
+Data engineers drop access logs (Apache/Nginx combined, common, vhost-combined or Nginx JSON;
+plain, `.gz` or `.bz2`) into the landing folder: the `landing_dir` param, else
+`CLICKLOOP_LANDING_DIR`, else `<state_dir>/landing`. Write a file elsewhere and move it in, or
+give it a `.part`/`.tmp` suffix until it is complete; files younger than `min_age_seconds` wait
+for the next run.
+
+Each run, as small tasks that pass paths and dates, never data:
+
+1. **resolve_config**: lake, folders, Spark master and memory, interpreter. Run params win over
+   the `clickloop_spark` connection, which wins over the worker's `CLICKLOOP_*` settings.
+2. **claim_files**: new files, claimed for this run in a manifest keyed by content hash
+   (`<archive>/_manifest/`). Nothing new: the rest of the run is skipped. A copy of content that
+   was already processed goes straight to the archive's `duplicates/` folder.
+3. **parse_logs**: `stream_jobs.parse_logs` writes page views to `<lake>/events`, each file into
+   its own `ingest=log-<hash>` partitions (overwritten, never appended, on a re-run), and every
+   line it cannot use to `<lake>/rejects` with file, line number and reason.
+4. **sessionize**: `stream_jobs.sessionize` over the dates those files touched.
+5. **build_reports**: `stream_jobs.reports` over the same dates.
+6. **archive_files**: moves each file to `<archive>/log-<hash>/<name>` and marks it done.
+
+**Idempotent.** A retry re-claims the same files; a later run takes over files a failed run
+left claimed; parsing replaces a file's own partitions; sessions and reports are rebuilt for
+whole dates. So re-running an interval, or finishing after a failure half-way, gives the same
+lake, and content marked done is never parsed again.
+
+**Catch-up and backfill.** `catchup=False`, `max_active_runs=1`: the work is defined by what is
+in the landing folder, not by the interval, so one run processes everything that arrived since
+the last one and missed hours need no catch-up (a backfill of this DAG would only re-scan the
+folder). To load old logs, drop them in the landing folder; to rebuild past days' reports, backfill
+`daily_reports`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import Asset, Param, TriggerRule, dag, task
+
+LAKE_EVENTS = Asset(name="clickloop_lake_events", uri="x-clickloop://lake/events")
+LAKE_SESSIONS = Asset(name="clickloop_lake_sessions", uri="x-clickloop://lake/sessions")
+LAKE_REPORTS = Asset(name="clickloop_lake_reports", uri="x-clickloop://lake/reports")
+
+
+def _job_summary(last_line: str) -> dict:
+    """The job's one-line JSON summary becomes the task's XCom."""
+    from stream_jobs.job_launch import job_summary
+
+    return job_summary(last_line)
+
+
+@dag(
+    dag_id="web_logs",
+    schedule="@hourly",
+    start_date=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=dt.timedelta(hours=6),
+    default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=2)},
+    tags=["clickloop", "logs"],
+    doc_md=__doc__,
+    params={
+        "landing_dir": Param("", type="string", title="Landing folder",
+                             description="Empty: CLICKLOOP_LANDING_DIR (default <state>/landing)."),
+        "archive_dir": Param("", type="string", title="Archive folder",
+                             description="Empty: CLICKLOOP_ARCHIVE_DIR (default <state>/archive)."),
+        "lake_dir": Param("", type="string", title="Event lake",
+                          description="Empty: CLICKLOOP_LAKE_DIR (default <state>/lake)."),
+        "spark_master": Param("", type="string", title="Spark master",
+                              description="Empty: connection clickloop_spark, else "
+                              "CLICKLOOP_SPARK_MASTER."),
+        "driver_memory": Param("", type="string", title="Spark driver memory",
+                               description="Empty: CLICKLOOP_SPARK_DRIVER_MEMORY."),
+        "log_format": Param("auto", type="string", title="Log format",
+                            enum=["auto", "combined", "common", "vhost_combined", "nginx_json"]),
+        "drop_bots": Param(False, type="boolean", title="Drop bot requests",
+                           description="Off: bots are kept and flagged."),
+        "min_age_seconds": Param(None, type=["null", "integer"], minimum=0,
+                                 title="Minimum file age",
+                                 description="Empty: CLICKLOOP_LANDING_MIN_AGE_S (60)."),
+        "funnels_file": Param("", type="string", title="Funnels YAML",
+                              description="Empty: the reports job's default funnels."),
+    },
+)
+def web_logs():
+    @task
+    def resolve_config(params: dict | None = None) -> dict:
+        """Where everything is and how jobs are launched, decided once for the whole run."""
+        from stream_jobs.job_launch import resolve_in_airflow_task
+
+        config = resolve_in_airflow_task(params or {})
+        print(f"lake={config['lake']} landing={config['landing']} archive={config['archive']}")
+        print(f"spark master={config['spark_master']} driver memory={config['driver_memory']} "
+              f"launcher={config['spark_submit'] or config['python']}")
+        print(f"chosen from: {config['sources']}")
+        return config
+
+    @task.short_circuit
+    def claim_files(config: dict, run_id: str | None = None) -> dict:
+        """Claim new landing files for this run; nothing new short-circuits the run."""
+        from pathlib import Path
+
+        from stream_jobs.landing import claim_files as claim
+
+        result = claim(Path(config["landing"]), Path(config["archive"]), str(run_id),
+                       min_age_s=config["min_age_s"])
+        for item in result.taken_over:
+            print(f"taking over {item['name']}: claimed by run {item['from_run']}, never archived")
+        for item in result.duplicates:
+            print(f"duplicate {item['name']}: same content as {item['same_as']}, "
+                  f"moved to {item['moved_to']} without parsing")
+        for name in result.waiting:
+            print(f"waiting {name}: modified less than {config['min_age_s']} s ago")
+        for c in result.claimed:
+            print(f"claimed {c.name} ({c.size} bytes, {c.ingest})")
+        if not result.claimed:
+            print(f"no new log files in {config['landing']}: nothing to do")
+            return {}
+        return result.to_dict()
+
+    @task.bash(outlets=[LAKE_EVENTS], output_processor=_job_summary)
+    def parse_logs(config: dict, claim: dict) -> str:
+        """Parse the claimed files into the lake (their own partitions) and the rejects."""
+        from stream_jobs.job_launch import job_command, parse_logs_args
+
+        files = [c["path"] for c in claim["claimed"]]
+        return job_command(config, "parse_logs", parse_logs_args(config, files))
+
+    @task.bash(outlets=[LAKE_SESSIONS], output_processor=_job_summary)
+    def sessionize(config: dict, parsed: dict) -> str:
+        """Rebuild the sessions of every date the parsed files touched."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from stream_jobs.job_launch import job_command, touched_range
+
+        span = touched_range(parsed)
+        if span is None:
+            raise AirflowSkipException("the parsed files held no page views: nothing to sessionize")
+        return job_command(config, "sessionize", ["--start", span[0], "--end", span[1]])
+
+    @task.bash(outlets=[LAKE_REPORTS], output_processor=_job_summary)
+    def build_reports(config: dict, parsed: dict) -> str:
+        """Refresh the marketer reports over the dates the parsed files touched."""
+        from stream_jobs.job_launch import job_command, reports_args, touched_range
+
+        start, end = touched_range(parsed) or ("", "")  # sessionize skipped us when None
+        return job_command(config, "reports", reports_args(config, start, end))
+
+    @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+    def archive_files(config: dict, claim: dict, parsed: dict, run_id: str | None = None) -> list:
+        """Move the processed files to the archive and mark them done; safe to retry."""
+        from pathlib import Path
+
+        from stream_jobs.job_launch import describe_parse
+        from stream_jobs.landing import archive_files as archive
+        from stream_jobs.landing import claims_from_dicts
+
+        print(describe_parse(parsed, config["lake"]))
+        outcomes = archive(claims_from_dicts(claim["claimed"]), Path(config["landing"]),
+                           Path(config["archive"]), str(run_id))
+        for item in outcomes:
+            print(f"{item['name']}: {item['outcome']} ({item['archived_to']})")
+        return outcomes
+
+    config = resolve_config()
+    claim = claim_files(config)
+    parsed = parse_logs(config, claim)
+    sessions = sessionize(config, parsed)
+    reports = build_reports(config, parsed)
+    archived = archive_files(config, claim, parsed)
+    sessions >> reports >> archived
+
+
+web_logs()

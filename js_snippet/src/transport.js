@@ -1,0 +1,147 @@
+// Delivery: batch, send, retry, persist. Every event is sent once after a success and never
+// silently dropped, except past the queue bound (oldest first) or under consent 'none'.
+//
+// While the page lives, batches go with fetch (keepalive, text/plain so there is no CORS
+// preflight) because only fetch reports the outcome: a network error, 408, 429 or 5xx puts the
+// batch back at the head of the queue and retries with exponential backoff (2 s .. 60 s), or at
+// once when the browser comes back online. When the page is hidden or unloads, what is left goes
+// with sendBeacon; if the browser is offline, the collector is failing or the beacon is refused,
+// the events are kept in localStorage and the next page (or this one, when visible again) sends
+// them first.
+
+import { config } from './config.js'
+import { guard, ignore } from './guard.js'
+import { credentials, denied } from './privacy.js'
+import { load, save, QUEUE } from './storage.js'
+
+let pending = []
+let busy = false
+let fails = 0
+let timer = 0
+
+const endpoint = () => config.collector + '/v1/events'
+const tick = guard(flush)
+
+/** The request body; sent_ts is stamped now, at send time, for skew correction. */
+const body = (batch) => JSON.stringify({ events: batch.map((e) => ((e.sent_ts = new Date().toISOString()), e)) })
+
+function bound() {
+  const extra = pending.length - config.queue
+  if (extra > 0) ignore('queue full', pending.splice(0, extra))
+}
+
+function schedule(ms) {
+  if (timer && ms) return
+  clearTimeout(timer)
+  timer = setTimeout(tick, ms)
+}
+
+export function enqueue(event) {
+  // A copy: the page may mutate what it passed in; and an unserialisable payload fails here,
+  // alone, instead of taking a whole batch down at send time.
+  pending.push(JSON.parse(JSON.stringify(event)))
+  bound()
+  schedule(pending.length >= config.batch ? 0 : config.delay)
+}
+
+export function flush() {
+  clearTimeout(timer)
+  timer = 0
+  if (busy || !pending.length) return
+  if (navigator.onLine === false) return ignore('offline')
+  if (!config.collector) return ignore('no collector')
+  const batch = pending.splice(0, config.batch)
+  const data = body(batch)
+  let retry = true
+  busy = true
+  new Promise((resolve) =>
+    resolve(fetch(endpoint(), { method: 'POST', body: data, keepalive: data.length < 5e4, credentials: credentials() }))
+  )
+    .then((response) => {
+      const status = response.status
+      retry = status == 408 || status == 429 || status >= 500
+      if (config.debug && !retry) response.text().then((text) => ignore('HTTP ' + status, text))
+    })
+    .catch(ignore)
+    .then(() => {
+      busy = false
+      if (retry) {
+        pending = batch.concat(pending)
+        bound()
+        fails++
+      } else fails = 0
+      if (pending.length) schedule(fails ? Math.min(1e3 << Math.min(fails, 6), 6e4) : 1)
+    })
+}
+
+/** Page hidden or unloading: beacon what is left, keep the rest for later. */
+export function hide() {
+  clearTimeout(timer)
+  timer = 0
+  if (navigator.onLine !== false && !fails && config.collector) {
+    while (pending.length && beacon(body(pending.slice(0, config.batch)))) pending.splice(0, config.batch)
+  }
+  persist()
+}
+
+function beacon(data) {
+  try {
+    // sendBeacon always carries cookies, so a denied page sends with fetch and no credentials.
+    if (!denied() && navigator.sendBeacon) return navigator.sendBeacon(endpoint(), data)
+    fetch(endpoint(), { method: 'POST', body: data, keepalive: true, credentials: credentials() }).catch(ignore)
+    return true
+  } catch (e) {
+    ignore('beacon', e)
+  }
+}
+
+function stored() {
+  try {
+    const queue = JSON.parse(load(QUEUE))
+    return Array.isArray(queue) ? queue : []
+  } catch (e) {
+    return []
+  }
+}
+
+/** Move unsent events to localStorage (never under denied consent: nothing is kept then). */
+function persist() {
+  if (!pending.length || denied()) return
+  const queue = stored().concat(pending)
+  if (queue.length > config.queue) ignore('queue full', queue.splice(0, queue.length - config.queue))
+  if (save(QUEUE, JSON.stringify(queue))) pending = []
+}
+
+/** Take over events an earlier page (or this one while hidden) could not send. */
+export function adopt() {
+  const queue = stored()
+  if (queue.length && save(QUEUE)) {
+    pending = queue.concat(pending)
+    bound()
+  }
+}
+
+/** Page visible again: take back what was stored and send it (the backoff stands). */
+export function resume() {
+  adopt()
+  flush()
+}
+
+/** Back online: the failures were the network's, so retry now. */
+export function online() {
+  fails = 0
+  resume()
+}
+
+/** Consent withdrawn: queued events lose their identifiers, or all go with consent 'none'. */
+export function forgetQueue(drop) {
+  save(QUEUE)
+  pending = drop
+    ? []
+    : pending.map((e) => {
+        delete e.session_id
+        delete e.user_id
+        e.consent = 'denied'
+        return e
+      })
+}

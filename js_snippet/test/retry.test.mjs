@@ -1,0 +1,89 @@
+// Retry: failures put the batch back at the head of the queue and retry with backoff; an event
+// is delivered exactly once, in order.
+
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { openPage, START } from './harness.mjs'
+
+const attempts = (page) => page.network.posts().map((p) => (p.at - START) / 1000)
+
+test('a network error is retried after 2 s, then 4 s, and delivered once', async () => {
+  const page = await openPage()
+  page.network.mode = 'down'
+  await page.tick(2999)
+  assert.deepEqual(attempts(page), [1])
+  await page.tick(1)
+  assert.deepEqual(attempts(page), [1, 3])
+  page.network.mode = 'ok'
+  await page.tick(4000)
+  assert.deepEqual(attempts(page), [1, 3, 7])
+  await page.tick(60000)
+  assert.deepEqual(page.types(), ['page_view'])
+  const [event] = page.network.delivered
+  assert.equal(event.client_ts, '2026-11-23T10:00:00.000Z')
+  assert.equal(event.sent_ts, '2026-11-23T10:00:07.000Z')
+})
+
+test('backoff doubles up to 60 s and resets after a success', async () => {
+  const page = await openPage()
+  page.network.mode = 'down'
+  await page.tick(183000)
+  assert.deepEqual(attempts(page), [1, 3, 7, 15, 31, 63, 123, 183])
+  page.network.mode = 'ok'
+  await page.tick(60000)
+  page.call('track', 'search', 'after')
+  await page.tick(1000)
+  assert.deepEqual(attempts(page).slice(-2), [243, 244])
+  assert.deepEqual(page.types(), ['page_view', 'search'])
+})
+
+for (const [status, retried] of [[500, true], [503, true], [429, true], [408, true], [400, false], [413, false]]) {
+  test(`HTTP ${status} is ${retried ? 'retried' : 'final: the batch is dropped, later events still go'}`, async () => {
+    const page = await openPage()
+    page.network.mode = status
+    await page.tick(1000)
+    page.network.mode = 'ok'
+    page.call('track', 'search', 'next')
+    await page.tick(3000)
+    assert.deepEqual(page.types(), retried ? ['page_view', 'search'] : ['search'])
+    assert.equal(page.network.posts().length, 2)
+  })
+}
+
+test('events tracked during backoff queue behind the failed batch', async () => {
+  const page = await openPage()
+  page.network.mode = 'down'
+  await page.tick(1000)
+  page.call('track', 'add_to_cart', { sku: 'A' })
+  page.call('track', 'add_to_cart', { sku: 'B' })
+  page.network.mode = 'ok'
+  await page.tick(2000)
+  assert.deepEqual(page.network.delivered.map((e) => e.product?.sku || e.event_type), ['page_view', 'A', 'B'])
+  await page.tick(60000)
+  assert.equal(page.network.delivered.length, 3)
+})
+
+test('offline: nothing is attempted; back online everything goes at once, in order', async () => {
+  const page = await openPage()
+  await page.goOffline()
+  await page.tick(120000)
+  page.call('track', 'search', 'offline')
+  await page.tick(120000)
+  assert.equal(page.network.requests.length, 0)
+  await page.goOnline()
+  assert.deepEqual(attempts(page), [240])
+  assert.deepEqual(page.types(), ['page_view', 'search'])
+})
+
+test('the online event cuts a running backoff short', async () => {
+  const page = await openPage()
+  page.network.mode = 'down'
+  await page.tick(15000)
+  assert.deepEqual(attempts(page), [1, 3, 7, 15])
+  page.network.mode = 'ok'
+  await page.tick(1000)
+  await page.goOnline()
+  assert.deepEqual(attempts(page), [1, 3, 7, 15, 16])
+  await page.tick(60000)
+  assert.deepEqual(page.types(), ['page_view'])
+})

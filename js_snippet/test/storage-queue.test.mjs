@@ -1,0 +1,99 @@
+// The bounded localStorage queue: what cannot be sent when the page goes away is kept, and the
+// next page (or this one, visible again) sends it first: once, in order.
+
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Clock, openPage } from './harness.mjs'
+
+const stored = (storage) => JSON.parse(storage.cl_q || '[]')
+
+test('online: leaving the page beacons the pending events, nothing is stored', async () => {
+  const page = await openPage()
+  page.call('track', 'search', 'x')
+  const storage = await page.leave()
+  const [beacon] = page.network.requests
+  assert.equal(beacon.kind, 'beacon')
+  assert.equal(beacon.url, 'https://c.test/v1/events')
+  assert.deepEqual(beacon.events.map((e) => e.event_type), ['page_view', 'search'])
+  assert.equal(storage.cl_q, undefined)
+})
+
+test('offline: leaving stores the events; the next page sends them before its own, once', async () => {
+  const first = await openPage()
+  await first.tick(1000)
+  await first.goOffline()
+  first.call('track', 'add_to_cart', { sku: 'A' })
+  first.call('track', 'add_to_cart', { sku: 'B' })
+  const storage = await first.leave()
+  assert.deepEqual(stored(storage).map((e) => e.product.sku), ['A', 'B'])
+  assert.equal(first.network.requests.length, 1)
+
+  const clock = new Clock(first.clock.now + 5000)
+  const second = await openPage({ url: 'https://shop.test/cart', storage, clock })
+  assert.equal(second.storage().cl_q, undefined)
+  await second.tick(1000)
+  const [post] = second.network.posts()
+  assert.deepEqual(post.events.map((e) => e.product?.sku || e.url), ['A', 'B', 'https://shop.test/cart'])
+  const third = await openPage({ storage: await second.leave(), clock })
+  await third.tick(1000)
+  assert.deepEqual(third.types(), ['page_view'])
+})
+
+test('offline twice: the second page adds to the stored queue', async () => {
+  const first = await openPage()
+  await first.goOffline()
+  const afterFirst = await first.leave()
+  const second = await openPage({ url: 'https://shop.test/2', storage: afterFirst, clock: first.clock })
+  await second.goOffline()
+  const afterSecond = await second.leave()
+  assert.deepEqual(stored(afterSecond).map((e) => e.url), ['https://shop.test/home', 'https://shop.test/2'])
+})
+
+test('a refused beacon keeps the events', async () => {
+  const page = await openPage()
+  page.network.beaconResult = false
+  const storage = await page.leave()
+  assert.deepEqual(stored(storage).map((e) => e.event_type), ['page_view'])
+})
+
+test('while the collector is failing, leaving stores instead of beaconing into the void', async () => {
+  const page = await openPage()
+  page.network.mode = 503
+  await page.tick(1000)
+  const storage = await page.leave()
+  assert.equal(page.network.requests.filter((r) => r.kind == 'beacon').length, 0)
+  assert.deepEqual(stored(storage).map((e) => e.event_type), ['page_view'])
+})
+
+test('hidden while offline, visible and online again: the stored events come back and go once', async () => {
+  const page = await openPage()
+  await page.goOffline()
+  await page.hide()
+  assert.deepEqual(stored(page.storage()).map((e) => e.event_type), ['page_view'])
+  page.network.online = true
+  await page.show()
+  assert.equal(page.storage().cl_q, undefined)
+  assert.deepEqual(page.types(), ['page_view'])
+  await page.tick(60000)
+  assert.equal(page.network.delivered.length, 1)
+})
+
+test('the queue is bounded: past `queue` events the oldest are dropped', async () => {
+  const page = await openPage({ before: [['init', { collector: 'https://c.test', ping: 0, queue: 3, auto: false }]] })
+  await page.goOffline()
+  for (const sku of ['A', 'B', 'C', 'D', 'E']) page.call('track', 'add_to_cart', { sku })
+  const storage = await page.leave()
+  assert.deepEqual(stored(storage).map((e) => e.product.sku), ['C', 'D', 'E'])
+  const next = await openPage({ before: [['init', { collector: 'https://c.test', ping: 0, queue: 3, auto: false }]], storage, clock: page.clock })
+  await next.goOffline()
+  next.call('track', 'add_to_cart', { sku: 'F' })
+  assert.deepEqual(stored(await next.leave()).map((e) => e.product.sku), ['D', 'E', 'F'])
+})
+
+for (const junk of ['not json', '{"events":1}', 'null', '42']) {
+  test(`a corrupt stored queue (${junk}) is ignored`, async () => {
+    const page = await openPage({ storage: { cl_q: junk } })
+    await page.tick(1000)
+    assert.deepEqual(page.types(), ['page_view'])
+  })
+}

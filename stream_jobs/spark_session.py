@@ -1,0 +1,83 @@
+"""Build the SparkSession every job uses, from :class:`tracker.settings.Settings`.
+
+One place decides master, memory, shuffle partitions, time zone and jars, so a job moves from
+``local[*]`` to a cluster by configuration alone. When a job is launched by ``spark-submit``,
+spark-submit already owns the master and driver memory; we then leave them alone instead of
+overriding what the operator typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tracker.settings import Settings
+
+KAFKA_JARS_SUBDIR = "spark-kafka"
+
+
+def kafka_jars(jars_dir: Path) -> list[Path]:
+    """Spark's Kafka connector jars copied by Maven (``<jars_dir>/spark-kafka/*.jar``), sorted."""
+    folder = jars_dir / KAFKA_JARS_SUBDIR
+    return sorted(folder.glob("*.jar")) if folder.is_dir() else []
+
+
+def spark_conf(
+    settings: Settings,
+    *,
+    under_spark_submit: bool = False,
+    ui: bool = False,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The Spark configuration for ``settings`` as plain strings (pure, so it is testable).
+
+    The session time zone is UTC because every timestamp in the contract is UTC and event dates
+    (the lake's partitions) must not depend on the machine a job runs on. Partition overwrite is
+    dynamic so a job replaces exactly the partitions it writes.
+    """
+    spark = settings.spark
+    conf: dict[str, str] = {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(spark.shuffle_partitions),
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        "spark.ui.enabled": "true" if ui else "false",
+        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+        # Arrow makes toPandas/pandas UDFs (log enrichment, report tables) fast
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+    }
+    if not under_spark_submit:
+        conf["spark.master"] = spark.master
+        conf["spark.driver.memory"] = spark.driver_memory
+    jars = kafka_jars(settings.jars_dir)
+    if jars:
+        conf["spark.jars"] = ",".join(str(j) for j in jars)
+    conf.update(extra or {})
+    return conf
+
+
+def build_spark(
+    settings: Settings,
+    app_name: str,
+    *,
+    under_spark_submit: bool = False,
+    ui: bool = False,
+    extra: Mapping[str, str] | None = None,
+) -> Any:
+    """Get or create the SparkSession for a job (the only place a job starts Spark)."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in spark_conf(
+        settings, under_spark_submit=under_spark_submit, ui=ui, extra=extra
+    ).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session
+
+
+def launched_by_spark_submit(environ: Mapping[str, str]) -> bool:
+    """True when spark-submit started this Python process (it then owns master and memory)."""
+    return "PYSPARK_GATEWAY_PORT" in environ

@@ -1,0 +1,100 @@
+"""The ``dags/`` folder as Airflow's DagBag sees it: no import errors, each DAG's tasks and
+dependencies exactly as designed, nothing heavy imported at parse time."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dags.conftest import airflow_env, run_runner
+
+ASSET_EVENTS = "clickloop_lake_events"
+ASSET_SESSIONS = "clickloop_lake_sessions"
+ASSET_REPORTS = "clickloop_lake_reports"
+
+
+@pytest.fixture(scope="module")
+def dagbag(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    home = tmp_path_factory.mktemp("airflow-dagbag")
+    run = run_runner(["dagbag"], airflow_env(home), timeout=180)
+    assert run.returncode == 0 and "dags" in run.result, str(run)
+    return run.result
+
+
+def test_folder_parses_without_import_errors(dagbag, capsys):
+    with capsys.disabled():
+        per_file = ", ".join(f"{s['file']} {s['seconds']:.3f} s" for s in dagbag["file_stats"])
+        print(f"\n[airflow] dags/ parsed in {dagbag['parse_seconds']:.3f} s ({per_file})")
+    assert dagbag["import_errors"] == {}
+    assert sorted(dagbag["dags"]) == ["daily_reports", "web_logs"]
+    assert sorted(s["file"] for s in dagbag["file_stats"]) == ["daily_reports.py", "web_logs.py"]
+
+
+def test_dag_files_import_nothing_heavy_at_parse_time(dagbag):
+    # project code (and Spark, pandas) is imported inside task callables only
+    assert dagbag["heavy_modules_loaded_by_dags"] == []
+
+
+def test_web_logs_shape(dagbag):
+    dag = dagbag["dags"]["web_logs"]
+    assert dag["fileloc"] == "web_logs.py"
+    assert (dag["timetable"], dag["schedule"]) == ("CronTriggerTimetable", "0 * * * *")
+    assert (dag["catchup"], dag["max_active_runs"]) == (False, 1)
+    assert dag["tags"] == ["clickloop", "logs"]
+    assert dag["has_doc"]
+    assert dag["params"] == sorted([
+        "landing_dir", "archive_dir", "lake_dir", "spark_master", "driver_memory",
+        "log_format", "drop_bots", "min_age_seconds", "funnels_file",
+    ])
+    tasks = dag["tasks"]
+    assert {name: t["downstream"] for name, t in tasks.items()} == {
+        "resolve_config": ["archive_files", "build_reports", "claim_files", "parse_logs",
+                           "sessionize"],
+        "claim_files": ["archive_files", "parse_logs"],
+        "parse_logs": ["archive_files", "build_reports", "sessionize"],
+        "sessionize": ["build_reports"],
+        "build_reports": ["archive_files"],
+        "archive_files": [],
+    }
+    assert {name: t["operator"] for name, t in tasks.items()} == {
+        "resolve_config": "_PythonDecoratedOperator",
+        "claim_files": "_ShortCircuitDecoratedOperator",
+        "parse_logs": "_BashDecoratedOperator",
+        "sessionize": "_BashDecoratedOperator",
+        "build_reports": "_BashDecoratedOperator",
+        "archive_files": "_PythonDecoratedOperator",
+    }
+    # archiving runs when sessionize/reports were skipped (a file with only rejects),
+    # never after a failure
+    assert tasks["archive_files"]["trigger_rule"] == "none_failed_min_one_success"
+    assert {t["trigger_rule"] for n, t in tasks.items() if n != "archive_files"} == {"all_success"}
+    assert {n: t["outlets"] for n, t in tasks.items() if t["outlets"]} == {
+        "parse_logs": [ASSET_EVENTS],
+        "sessionize": [ASSET_SESSIONS],
+        "build_reports": [ASSET_REPORTS],
+    }
+    assert {t["retries"] for t in tasks.values()} == {2}
+
+
+def test_daily_reports_shape(dagbag):
+    dag = dagbag["dags"]["daily_reports"]
+    assert (dag["timetable"], dag["schedule"]) == ("CronTriggerTimetable", "30 1 * * *")
+    assert (dag["catchup"], dag["max_active_runs"]) == (False, 1)
+    assert dag["tags"] == ["clickloop", "reports"]
+    assert dag["params"] == sorted(["day", "lake_dir", "spark_master", "driver_memory",
+                                    "funnels_file"])
+    tasks = dag["tasks"]
+    assert {name: t["downstream"] for name, t in tasks.items()} == {
+        "resolve_config": ["build_daily_reports", "build_weekly_rollup", "sessionize_day"],
+        "report_period": ["build_daily_reports", "build_weekly_rollup", "sessionize_day",
+                          "week_complete"],
+        "sessionize_day": ["build_daily_reports"],
+        "build_daily_reports": ["week_complete"],
+        "week_complete": ["build_weekly_rollup"],
+        "build_weekly_rollup": [],
+    }
+    assert tasks["week_complete"]["operator"] == "_ShortCircuitDecoratedOperator"
+    assert {n: t["outlets"] for n, t in tasks.items() if t["outlets"]} == {
+        "sessionize_day": [ASSET_SESSIONS],
+        "build_daily_reports": [ASSET_REPORTS],
+        "build_weekly_rollup": [ASSET_REPORTS],
+    }

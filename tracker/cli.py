@@ -1,0 +1,65 @@
+"""``clickloop``: the one entry point for users and operators.
+
+Each subcommand lives next to the component it drives (``collector.command``, ...) and exposes
+``add_arguments(parser)`` and ``run(args, settings) -> int``. Modules are imported only when their
+subcommand runs, so ``clickloop --help`` stays fast and never touches Spark or Airflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from tracker.settings import Settings, SettingsError
+
+# subcommand -> (module, one-line help). Order is the order shown in --help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("tracker.demo_command", "run the whole loop on this machine (the main command)"),
+    "kafka": ("tracker.kafka_command", "start, stop or inspect the embedded Kafka broker"),
+    "contract": ("tracker.contract_command", "print the event JSON Schema, validate events"),
+    "settings": ("tracker.settings_command", "list every CLICKLOOP_* setting and its default"),
+    "test": ("tracker.test_command", "install what the tests need and run the whole suite"),
+    "collector": ("collector.command", "run the event collector (Flask under gunicorn)"),
+    "airflow": ("stream_jobs.airflow_command", "run the log pipeline's DAGs with Airflow"),
+    "simulate": ("tracker.demo.simulate_command", "send seeded shop traffic through the "
+                 "collector and write its ground truth"),
+}
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The argument parser; only the subcommand named in ``argv`` has its module imported."""
+    parser = argparse.ArgumentParser(
+        prog="clickloop",
+        description="Clickloop: self-hosted clickstream tracking and personalization.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (module, help_text) in COMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        sub_parser.set_defaults(_module=module)
+        # argument definitions are cheap; import the module only for the chosen command
+        if name in argv:
+            importlib.import_module(module).add_arguments(sub_parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, read settings once, run the subcommand; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(args_list).parse_args(args_list)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"clickloop: configuration error: {exc}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(args._module)
+    try:
+        return int(module.run(args, settings) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Idempotent installation of what the Python lock file cannot carry.
+
+Maven jars (Kafka broker, Spark's Kafka connector), the JavaScript snippet's npm packages and
+build, and the Debian packages the tests drive for real (Chromium, chromedriver, redis-server).
+Each step checks first and does nothing when its result is already there, so the README's
+commands can run it every time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from tracker.settings import PROJECT_ROOT, Settings
+
+SNIPPET_DIR = PROJECT_ROOT / "js_snippet"
+
+# Debian package -> a command it provides (present = installed)
+TEST_PACKAGES = {
+    "chromium": "chromium",
+    "chromium-driver": "chromedriver",
+    "redis-server": "redis-server",
+}
+
+
+class ProvisionError(RuntimeError):
+    """A prerequisite is missing and cannot be installed here; the message says what to do."""
+
+
+def say(message: str) -> None:
+    print(f"[clickloop setup] {message}", file=sys.stderr, flush=True)
+
+
+def ensure_jars(settings: Settings) -> None:
+    """Kafka broker jars and Spark's Kafka connector jars under ``settings.jars_dir``."""
+    from tracker import kafka_embedded
+
+    kafka_embedded.ensure_jars(settings)
+
+
+def ensure_snippet() -> Path:
+    """``npm ci`` when the lock changed, then build ``clickloop.min.js`` when sources changed."""
+    if not (SNIPPET_DIR / "package.json").exists():
+        raise ProvisionError(f"{SNIPPET_DIR}/package.json is missing")
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ProvisionError("npm not found: install Node.js 20+ (Debian: apt-get install npm)")
+    modules = SNIPPET_DIR / "node_modules"
+    lock_stamp = modules / ".clickloop-lock-sha256"
+    lock_hash = _digest([SNIPPET_DIR / "package-lock.json"])
+    if not lock_stamp.exists() or lock_stamp.read_text() != lock_hash:
+        say("installing the snippet's npm packages (npm ci)")
+        _run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=SNIPPET_DIR)
+        lock_stamp.write_text(lock_hash)
+    built = SNIPPET_DIR / "dist" / "clickloop.min.js"
+    build_stamp = SNIPPET_DIR / "dist" / ".clickloop-src-sha256"
+    sources = [*sorted((SNIPPET_DIR / "src").rglob("*.js")), SNIPPET_DIR / "package.json"]
+    src_hash = _digest(sources)
+    if not built.exists() or not build_stamp.exists() or build_stamp.read_text() != src_hash:
+        say("building the snippet (npm run build)")
+        _run([npm, "run", "--silent", "build"], cwd=SNIPPET_DIR)
+        build_stamp.write_text(src_hash)
+    return built
+
+
+def ensure_debian_packages(packages: dict[str, str] = TEST_PACKAGES) -> None:
+    """Install missing Debian packages (as root, with apt-get); explain what to do otherwise."""
+    missing = [name for name, command in packages.items() if not _have(command)]
+    if not missing:
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        raise ProvisionError(
+            "missing system packages: " + " ".join(missing)
+            + " — install them (Debian/Ubuntu: sudo apt-get install -y " + " ".join(missing) + ")"
+        )
+    say("installing Debian packages: " + " ".join(missing))
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    _run(["apt-get", "update", "-qq"], env=env)
+    _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env)
+
+
+def _have(command: str) -> bool:
+    if shutil.which(command):
+        return True
+    # redis-server lives in /usr/bin, chromedriver too; PATH may be trimmed in CI
+    return any(Path(d, command).exists() for d in ("/usr/bin", "/usr/sbin", "/usr/local/bin"))
+
+
+def _digest(paths: Iterable[Path]) -> str:
+    sha = hashlib.sha256()
+    for path in paths:
+        if path.exists():
+            sha.update(path.name.encode())
+            sha.update(path.read_bytes())
+    return sha.hexdigest()
+
+
+def _run(command: list[str], **kwargs: object) -> None:
+    result = subprocess.run(command, **kwargs)  # type: ignore[call-overload]
+    if result.returncode != 0:
+        raise ProvisionError(f"`{' '.join(command)}` failed with exit code {result.returncode}")
