@@ -47,13 +47,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         bootstrap = kafka_embedded.ensure_kafka(settings)
-        kafka_embedded.ensure_topics(bootstrap, [settings.kafka.topic,
-                                                 settings.kafka.dead_letter_topic],
-                                     settings.kafka.partitions, settings.kafka.replication)
     except kafka_embedded.KafkaError as exc:
-        # the spool would take events, but a collector that never reached Kafka is misconfigured
         print(f"clickloop collector: {exc}", file=sys.stderr)
         return 2
+    try:
+        kafka_embedded.ensure_topics(bootstrap, [settings.kafka.topic,
+                                                 settings.kafka.dead_letter_topic],
+                                     settings.kafka.partitions, settings.kafka.replication,
+                                     timeout=10.0)
+    except kafka_embedded.KafkaError as exc:
+        # an external cluster that is down right now: start anyway, the spool takes the events
+        # and the replayer delivers them once Kafka answers (topics must exist by then)
+        print(f"clickloop collector: warning: {exc}; starting anyway, events are spooled "
+              f"until Kafka answers", file=sys.stderr)
     env = dict(os.environ, CLICKLOOP_KAFKA_BOOTSTRAP=bootstrap)
     argv = gunicorn_argv(args)
     print(f"clickloop collector: http://{args.host}:{args.port} -> Kafka {bootstrap} "

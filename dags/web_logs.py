@@ -12,14 +12,19 @@ Each run, as small tasks that pass paths and dates, never data:
 1. **resolve_config**: lake, folders, Spark master and memory, interpreter. Run params win over
    the `clickloop_spark` connection, which wins over the worker's `CLICKLOOP_*` settings.
 2. **claim_files**: new files, claimed for this run in a manifest keyed by content hash
-   (`<archive>/_manifest/`). Nothing new: the rest of the run is skipped. A copy of content that
-   was already processed goes straight to the archive's `duplicates/` folder.
-3. **parse_logs**: `stream_jobs.parse_logs` writes page views to `<lake>/events`, each file into
+   (`<archive>/_manifest/`). A copy of content that was already processed goes straight to the
+   archive's `duplicates/` folder.
+3. **check_files**: a file that cannot be parsed at all (a `.gz`/`.bz2` that does not
+   decompress, binary garbage, no known log format) becomes a file-level reject in
+   `<lake>/rejects/logs/` and goes to the archive; it never blocks the other files. No usable
+   file left: the rest of the run is skipped.
+4. **parse_logs**: `stream_jobs.parse_logs` writes page views to `<lake>/events`, each file into
    its own `ingest=log-<hash>` partitions (overwritten, never appended, on a re-run), and every
-   line it cannot use to `<lake>/rejects` with file, line number and reason.
-4. **sessionize**: `stream_jobs.sessionize` over the dates those files touched.
-5. **build_reports**: `stream_jobs.reports` over the same dates.
-6. **archive_files**: moves each file to `<archive>/log-<hash>/<name>` and marks it done.
+   line it cannot use to `<lake>/rejects/logs` with file, line number and reason.
+5. **sessionize**: `stream_jobs.sessionize` over the dates those files wrote events for.
+6. **build_reports**: `stream_jobs.reports` over the same dates.
+7. **archive_files**: moves each file to `<archive>/<sha256 prefix>/<name>` and marks it done
+   (the manifest record names its lake `ingest`).
 
 **Idempotent.** A retry re-claims the same files; a later run takes over files a failed run
 left claimed; parsing replaces a file's own partitions; sessions and reports are rebuilt for
@@ -97,9 +102,9 @@ def web_logs():
         print(f"chosen from: {config['sources']}")
         return config
 
-    @task.short_circuit
+    @task
     def claim_files(config: dict, run_id: str | None = None) -> dict:
-        """Claim new landing files for this run; nothing new short-circuits the run."""
+        """Claim the new landing files for this run (idempotent for the same run)."""
         from pathlib import Path
 
         from stream_jobs.landing import claim_files as claim
@@ -114,42 +119,71 @@ def web_logs():
         for name in result.waiting:
             print(f"waiting {name}: modified less than {config['min_age_s']} s ago")
         for c in result.claimed:
-            print(f"claimed {c.name} ({c.size} bytes, {c.ingest})")
-        if not result.claimed:
-            print(f"no new log files in {config['landing']}: nothing to do")
-            return {}
+            print(f"claimed {c.name} ({c.size} bytes, sha256 {c.sha256})")
         return result.to_dict()
 
+    @task.short_circuit
+    def check_files(config: dict, claim: dict, run_id: str | None = None) -> dict:
+        """Set aside files that cannot be parsed at all (a compressed file that does not
+        decompress, no known log format): a file-level reject in the lake, the file to the
+        archive. The rest go on; none left short-circuits the run."""
+        import dataclasses
+        from pathlib import Path
+
+        from stream_jobs.landing import archive_files, claims_from_dicts
+        from stream_jobs.log_preflight import check_log_file, write_file_reject
+
+        usable, rejected, details = [], [], {}
+        for c in claims_from_dicts(claim["claimed"]):
+            problem = check_log_file(Path(c.path), config["log_format"])
+            if problem is None:
+                usable.append(c)
+                continue
+            written = write_file_reject(Path(config["lake"]), Path(c.path), c.sha256, problem)
+            print(f"REJECTED {c.name}: {problem.reason}; reject record in {written}")
+            rejected.append(c)
+            details[c.sha256] = {"reason": problem.reason, "reject": str(written)}
+        archive_files(rejected, Path(config["landing"]), Path(config["archive"]), str(run_id),
+                      state="rejected", details=details)
+        if not usable:
+            print(f"no new usable log files in {config['landing']}: nothing to parse")
+            return {}
+        print(f"{len(usable)} file(s) to parse, {len(rejected)} rejected whole")
+        return {"claimed": [dataclasses.asdict(c) for c in usable]}
+
     @task.bash(outlets=[LAKE_EVENTS], output_processor=_job_summary)
-    def parse_logs(config: dict, claim: dict) -> str:
-        """Parse the claimed files into the lake (their own partitions) and the rejects."""
+    def parse_logs(config: dict, checked: dict) -> str:
+        """Parse the files into the lake (their own partitions) and their bad lines into the
+        rejects."""
         from stream_jobs.job_launch import job_command, parse_logs_args
 
-        files = [c["path"] for c in claim["claimed"]]
+        files = [c["path"] for c in checked["claimed"]]
         return job_command(config, "parse_logs", parse_logs_args(config, files))
 
     @task.bash(outlets=[LAKE_SESSIONS], output_processor=_job_summary)
     def sessionize(config: dict, parsed: dict) -> str:
-        """Rebuild the sessions of every date the parsed files touched."""
+        """Rebuild the sessions of every date the parsed files wrote events for."""
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from stream_jobs.job_launch import job_command, touched_range
+        from stream_jobs.job_launch import describe_parse, job_command, touched_range
 
-        span = touched_range(parsed)
+        print(describe_parse(parsed, config["lake"]))
+        span = touched_range(parsed, config["lake"])
         if span is None:
             raise AirflowSkipException("the parsed files held no page views: nothing to sessionize")
         return job_command(config, "sessionize", ["--start", span[0], "--end", span[1]])
 
     @task.bash(outlets=[LAKE_REPORTS], output_processor=_job_summary)
-    def build_reports(config: dict, parsed: dict) -> str:
-        """Refresh the marketer reports over the dates the parsed files touched."""
-        from stream_jobs.job_launch import job_command, reports_args, touched_range
+    def build_reports(config: dict, sessions: dict) -> str:
+        """Refresh the marketer reports over the dates that were sessionized."""
+        from stream_jobs.job_launch import job_command, reports_args
 
-        start, end = touched_range(parsed) or ("", "")  # sessionize skipped us when None
-        return job_command(config, "reports", reports_args(config, start, end))
+        args = reports_args(config, sessions["start"], sessions["end"])
+        return job_command(config, "reports", args)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
-    def archive_files(config: dict, claim: dict, parsed: dict, run_id: str | None = None) -> list:
+    def archive_files(config: dict, checked: dict, parsed: dict, run_id: str | None = None
+                      ) -> list:
         """Move the processed files to the archive and mark them done; safe to retry."""
         from pathlib import Path
 
@@ -157,20 +191,23 @@ def web_logs():
         from stream_jobs.landing import archive_files as archive
         from stream_jobs.landing import claims_from_dicts
 
+        claims = claims_from_dicts(checked["claimed"])
+        ingests = {str(Path(f["file"]).resolve()): f["ingest"] for f in parsed["files"]}
+        details = {c.sha256: {"ingest": ingests.get(str(Path(c.path).resolve()))}
+                   for c in claims}
         print(describe_parse(parsed, config["lake"]))
-        outcomes = archive(claims_from_dicts(claim["claimed"]), Path(config["landing"]),
-                           Path(config["archive"]), str(run_id))
-        for item in outcomes:
-            print(f"{item['name']}: {item['outcome']} ({item['archived_to']})")
+        outcomes = archive(claims, Path(config["landing"]), Path(config["archive"]),
+                           str(run_id), details=details)
+        for item, c in zip(outcomes, claims, strict=True):
+            print(f"{item['name']}: {item['outcome']} ({item['archived_to']}); "
+                  f"events in ingest={details[c.sha256]['ingest']}")
         return outcomes
 
     config = resolve_config()
-    claim = claim_files(config)
-    parsed = parse_logs(config, claim)
-    sessions = sessionize(config, parsed)
-    reports = build_reports(config, parsed)
-    archived = archive_files(config, claim, parsed)
-    sessions >> reports >> archived
+    checked = check_files(config, claim_files(config))
+    parsed = parse_logs(config, checked)
+    reports = build_reports(config, sessionize(config, parsed))
+    reports >> archive_files(config, checked, parsed)
 
 
 web_logs()

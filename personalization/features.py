@@ -87,7 +87,7 @@ def features(profile: Profile) -> dict[str, float]:
 
 def as_list(x: dict[str, float]) -> list[float]:
     """Compact form for storage, in :data:`NAMES` order."""
-    return [round(x[name], 6) for name in NAMES]
+    return [x[name] for name in NAMES]
 
 
 def from_list(values: list[float]) -> dict[str, float]:

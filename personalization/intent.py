@@ -44,10 +44,9 @@ def _logreg() -> Any:
     return compose.Pipeline(
         preprocessing.StandardScaler(),
         linear_model.LogisticRegression(
-            optimizer=optim.SGD(0.02),
+            optimizer=optim.SGD(0.005),
             intercept_init=math.log(PRIOR / (1 - PRIOR)),
-            intercept_lr=0.02,
-            l2=1e-4,
+            intercept_lr=0.005,
         ),
     )
 

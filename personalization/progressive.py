@@ -3,12 +3,16 @@
 Each prediction was made *before* the model saw its label (it is stored with its snapshot), so
 these figures are honest out-of-sample estimates, computed online with nothing held out:
 
-- ROC AUC (River's ``ROCAUC``, thresholded; 100 thresholds keep it within a point of the exact
-  value for probabilities in the low range an intent model lives in);
-- log loss (River's ``LogLoss``), with the no-skill log loss of always predicting the observed
-  base rate next to it — a model must beat that to be worth anything;
-- calibration by decile of the probability scale (0–0.1, 0.1–0.2, ...): mean prediction
-  versus observed purchase rate in each bin.
+- ROC AUC from a histogram of predictions per class (1000 bins over [0, 1]; ties within a bin
+  count one half, as in the Mann-Whitney statistic). River's ``metrics.ROCAUC`` approximates
+  the curve with thresholded confusion matrices: at its default 10 thresholds it is too coarse
+  for probabilities that mostly live below 0.2, and at 100 it costs 100 matrix updates per
+  label, which was most of the worker's time. The histogram is O(1) per label and agrees with
+  the exact value to the third decimal (checked in the tests against an exact computation);
+- log loss (River's ``metrics.LogLoss``), with the no-skill log loss of always predicting the
+  observed base rate next to it: a model must beat that to be worth anything;
+- calibration by decile of the probability scale (0-0.1, 0.1-0.2, ...): mean prediction versus
+  observed purchase rate in each bin.
 
 >>> m = ProgressiveMetrics()
 >>> for y, p in [(True, 0.9), (False, 0.2), (True, 0.7), (False, 0.1)]:
@@ -25,40 +29,61 @@ from typing import Any
 
 from river import metrics
 
+AUC_BINS = 1000
+
+
+def binned_auc(positives: list[int], negatives: list[int]) -> float | None:
+    """ROC AUC from per-bin counts of positive and negative predictions (bins ascending)."""
+    n_pos, n_neg = sum(positives), sum(negatives)
+    if not n_pos or not n_neg:
+        return None
+    below = 0  # negatives in lower bins
+    wins = 0.0
+    for pos, neg in zip(positives, negatives, strict=True):
+        wins += pos * (below + 0.5 * neg)
+        below += neg
+    return wins / (n_pos * n_neg)
+
 
 class ProgressiveMetrics:
     """ROC AUC, log loss and calibration of predictions scored at label time."""
 
-    def __init__(self, n_thresholds: int = 100):
-        self.n_thresholds = n_thresholds
-        self.roc_auc = metrics.ROCAUC(n_thresholds=n_thresholds)
+    def __init__(self) -> None:
         self.log_loss = metrics.LogLoss()
         self.labels = 0
         self.positives = 0
+        self.auc_pos = [0] * AUC_BINS
+        self.auc_neg = [0] * AUC_BINS
         self.bins = [[0, 0.0, 0] for _ in range(10)]  # count, sum of p, positives
 
     def update(self, y: bool, p: float) -> None:
         p = min(1.0, max(0.0, p))
-        self.roc_auc.update(y, p)
         self.log_loss.update(y, p)
         self.labels += 1
-        self.positives += int(y)
+        index = min(AUC_BINS - 1, int(p * AUC_BINS))
+        if y:
+            self.positives += 1
+            self.auc_pos[index] += 1
+        else:
+            self.auc_neg[index] += 1
         cell = self.bins[min(9, int(p * 10))]
         cell[0] += 1
         cell[1] += p
         cell[2] += int(y)
 
+    def roc_auc(self) -> float | None:
+        return binned_auc(self.auc_pos, self.auc_neg)
+
     def summary(self) -> dict[str, Any]:
         """Plain numbers for the API and logs (None where there is nothing to say yet)."""
         base = self.positives / self.labels if self.labels else None
-        both_classes = 0 < self.positives < self.labels
         return {
             "labels": self.labels,
             "positives": self.positives,
             "base_rate": _round(base),
-            "roc_auc": _round(self.roc_auc.get()) if both_classes else None,
+            "roc_auc": _round(self.roc_auc()),
             "log_loss": _round(self.log_loss.get()) if self.labels else None,
-            "no_skill_log_loss": _round(_entropy(base)) if both_classes else None,
+            "no_skill_log_loss": _round(_entropy(base)),
             "calibration": [
                 {"bin": f"{i / 10:.1f}-{(i + 1) / 10:.1f}", "count": n,
                  "mean_predicted": _round(sp / n), "observed_rate": _round(pos / n)}

@@ -185,14 +185,21 @@ def job_summary(last_line: str) -> dict[str, Any]:
     return summary
 
 
-def touched_range(parsed: Mapping[str, Any]) -> tuple[str, str] | None:
-    """First and last event date a parse run wrote (``None`` when it wrote no page views).
+def touched_range(parsed: Mapping[str, Any], lake: str) -> tuple[str, str] | None:
+    """First and last event date the parse run wrote (``None`` when it wrote no events).
 
-    One contiguous range keeps it to one sessionize and one reports job per run; dates in
-    between that the files did not touch are rebuilt from unchanged input, which is harmless.
+    Read from the lake itself: the ``event_date`` partitions of the parsed files' ``ingest``
+    values (the job removes partitions of theirs it did not write). One contiguous range keeps
+    it to one sessionize and one reports job per run; dates in between that the files did not
+    touch are rebuilt from unchanged input, which is harmless.
     """
-    dates = sorted(parsed.get("dates") or [])
-    if not dates or not parsed.get("page_views"):
+    events = Path(lake) / "events"
+    dates = sorted({
+        folder.parent.name.removeprefix("event_date=")
+        for item in parsed.get("files") or []
+        for folder in events.glob(f"event_date=*/ingest={item['ingest']}")
+    })
+    if not dates:
         return None
     return dates[0], dates[-1]
 
@@ -200,12 +207,13 @@ def touched_range(parsed: Mapping[str, Any]) -> tuple[str, str] | None:
 def describe_parse(parsed: Mapping[str, Any], lake: str) -> str:
     """One human line about a parse run for the task log, pointing at the rejects if any."""
     line = (
-        f"parsed {parsed.get('lines', 0)} lines: {parsed.get('page_views', 0)} page views, "
-        f"{parsed.get('static', 0)} static, {parsed.get('bots', 0)} bots, "
-        f"{parsed.get('rejects', 0)} rejected"
+        f"parsed {parsed.get('lines', 0)} lines: {parsed.get('page_views', 0)} page views "
+        f"({parsed.get('bots', 0)} by bots), {parsed.get('static', 0)} static, "
+        f"{parsed.get('filtered', 0)} filtered, {parsed.get('rejects', 0)} rejected; "
+        f"{parsed.get('events_written', 0)} events written"
     )
     if parsed.get("rejects"):
-        line += f" (file, line number and reason in {Path(lake) / 'rejects'})"
+        line += f"; file, line number and reason of each reject in {Path(lake) / 'rejects/logs'}"
     return line
 
 

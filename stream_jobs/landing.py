@@ -6,13 +6,18 @@ parses them into the lake and moves them to the archive. A manifest keyed by the
 file's *content* (one small JSON record per file under ``<archive>/_manifest/``) is what makes
 the pipeline idempotent:
 
-* content that was processed once is never parsed again, whatever the file is called: a second
-  copy is moved to the archive as a duplicate;
+* content that was processed (or rejected) once is never parsed again, whatever the file is
+  called: a second copy is moved to the archive as a duplicate. This matters because the lake
+  partition of a file (``ingest=log-<hash>``) is named after its name *and* content: the same
+  log parsed again under another name would be counted twice;
 * a claim belongs to one DAG run. A retry of that run gets the same files back, and a later run
   takes over the claims of a run that never archived them (it failed half-way). Both are safe
-  because parsing a file overwrites exactly its own lake partitions (``ingest=log-<hash>``);
+  because parsing a file overwrites exactly its own lake partitions;
 * a file is archived only once the whole pipeline succeeded, and only if its content is still
   the content that was claimed.
+
+Archived files live in ``<archive>/<first 16 hex digits of the SHA-256>/<name>``; the manifest
+record says which lake ``ingest`` partition their events went to.
 
 Standard-library file operations only: this runs inside Airflow tasks, nowhere near Spark.
 """
@@ -25,11 +30,13 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 MANIFEST_DIR = "_manifest"
+FINAL_STATES = ("done", "rejected")  # content in these states is never parsed again
 DUPLICATES_DIR = "duplicates"
 # Suffixes of files that are still being written by the tool that drops them.
 PARTIAL_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", ".filepart")
@@ -46,9 +53,9 @@ class Claim:
     size: int
 
     @property
-    def ingest(self) -> str:
+    def folder(self) -> str:
         """The archive folder name; names the content, so two copies share it."""
-        return ingest_id(self.sha256)
+        return content_folder(self.sha256)
 
 
 @dataclass(frozen=True)
@@ -70,9 +77,9 @@ class ClaimResult:
         }
 
 
-def ingest_id(sha256: str) -> str:
-    """Short, stable name of a file's content (``log-`` + 16 hex digits of its SHA-256)."""
-    return "log-" + sha256[:16]
+def content_folder(sha256: str) -> str:
+    """Short, stable name of a file's content (16 hex digits of its SHA-256)."""
+    return sha256[:16]
 
 
 def file_sha256(path: Path) -> str:
@@ -135,9 +142,9 @@ def claim_files(
         name = _rel(path, landing)
         digest = file_sha256(path)
         record = read_record(manifest, digest)
-        if digest in seen or (record is not None and record["state"] == "done"):
+        if digest in seen or (record is not None and record["state"] in FINAL_STATES):
             first = seen[digest] if digest in seen else record["name"]
-            moved = _move_duplicate(path, archive / ingest_id(digest), name)
+            moved = _move_duplicate(path, archive / content_folder(digest), name)
             result.duplicates.append(
                 {"name": name, "sha256": digest, "same_as": first, "moved_to": str(moved)}
             )
@@ -158,20 +165,31 @@ def claim_files(
 
 
 def archive_files(
-    claims: list[Claim], landing: Path, archive: Path, run_id: str, *, now: float | None = None
+    claims: list[Claim],
+    landing: Path,
+    archive: Path,
+    run_id: str,
+    *,
+    state: str = "done",
+    details: Mapping[str, Mapping[str, Any]] | None = None,
+    now: float | None = None,
 ) -> list[dict[str, str]]:
-    """Move claimed files to ``<archive>/<ingest>/<name>`` and mark them done; safe to retry.
+    """Move claimed files to ``<archive>/<folder>/<name>`` and set their records to ``state``
+    (``done``, or ``rejected`` for unusable files), adding ``details[sha256]`` to each record
+    (lake ingest, reject reason). Safe to retry.
 
     A file whose content changed since it was claimed (a new upload under the same name) is
-    left in the landing folder for the next run; its claimed content is already in the lake,
-    so its record is still marked done.
+    left in the landing folder for the next run; its claimed content is already handled, so its
+    record is updated all the same.
     """
+    if state not in FINAL_STATES:
+        raise ValueError(f"state {state!r}: expected one of {FINAL_STATES}")
     now = time.time() if now is None else now
     manifest = archive / MANIFEST_DIR
     outcomes: list[dict[str, str]] = []
     for claim in claims:
         source = landing / claim.name
-        target = archive / claim.ingest / claim.name
+        target = archive / claim.folder / claim.name
         if source.is_file() and file_sha256(source) == claim.sha256:
             _move(source, target)
             outcome = "archived"
@@ -182,8 +200,9 @@ def archive_files(
         else:
             outcome = "gone from landing before archiving"
         record = read_record(manifest, claim.sha256) or {"name": claim.name, "size": claim.size}
+        record.update(dict((details or {}).get(claim.sha256, {})))
         record.update({
-            "state": "done",
+            "state": state,
             "run_id": run_id,
             "done_at": _iso(now),
             "archived_to": str(target) if target.is_file() else None,
@@ -226,12 +245,12 @@ def write_record(manifest: Path, digest: str, record: dict[str, Any]) -> None:
     os.replace(tmp, manifest / f"{digest}.json")
 
 
-def _move_duplicate(path: Path, ingest_folder: Path, name: str) -> Path:
-    target = ingest_folder / DUPLICATES_DIR / name
+def _move_duplicate(path: Path, folder: Path, name: str) -> Path:
+    target = folder / DUPLICATES_DIR / name
     counter = 1
     while target.exists():
         counter += 1
-        target = ingest_folder / DUPLICATES_DIR / f"{name}.{counter}"
+        target = folder / DUPLICATES_DIR / f"{name}.{counter}"
     _move(path, target)
     return target
 

@@ -8,6 +8,8 @@ overriding what the operator typed.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,10 @@ def build_spark(
     """Get or create the SparkSession for a job (the only place a job starts Spark)."""
     from pyspark.sql import SparkSession
 
+    if not under_spark_submit:
+        # Python workers (pandas UDFs) must run this interpreter, the one with our packages;
+        # PySpark reads only the environment for it. An operator's choice is kept.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     for key, value in spark_conf(
         settings, under_spark_submit=under_spark_submit, ui=ui, extra=extra

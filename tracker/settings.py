@@ -161,16 +161,16 @@ class DemoSettings:
     shop_host: str = _env("DEMO_SHOP_HOST", "127.0.0.1", doc="Interface the demo shop listens on.")
     shop_port: int = _env("DEMO_SHOP_PORT", 5000, doc="Port of the demo shop.")
     collector_url: str = _env(
-        "DEMO_COLLECTOR_URL", "http://127.0.0.1:8000", doc="Collector URL as browsers and the "
+        "DEMO_COLLECTOR_URL", "http://127.0.0.1:8080", doc="Collector URL as browsers and the "
         "demo shop reach it (snippet, pixel, server-side purchases)."
     )
     api_url: str = _env(
-        "DEMO_API_URL", "http://127.0.0.1:8001", doc="Personalization API URL as browsers reach "
+        "DEMO_API_URL", "http://127.0.0.1:8081", doc="Personalization API URL as browsers reach "
         "it (decisions for the shop's slots)."
     )
     shop_secret: str | None = _env(
         "DEMO_SHOP_SECRET", None, doc="Signs the shop's session cookie (cart, login); unset = "
-        "a random key per start (carts do not survive a restart)."
+        "a random key kept in `<state_dir>/demo/shop-secret`."
     )
 
 

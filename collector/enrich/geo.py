@@ -7,6 +7,7 @@ anonymised, because a /24 can straddle cities.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -44,6 +45,12 @@ def geo_block(ip: str | None, reader: GeoReader | None) -> dict[str, Any] | None
     """
     if reader is None or not ip:
         return None
+    block = _lookup(ip, reader)
+    return dict(block) if block is not None else None
+
+
+@lru_cache(maxsize=4096)  # every event of a request shares the IP: one lookup per request
+def _lookup(ip: str, reader: GeoReader) -> tuple[tuple[str, Any], ...] | None:
     try:
         if "City" in reader.metadata().database_type:
             record = reader.city(ip)
@@ -60,8 +67,8 @@ def geo_block(ip: str | None, reader: GeoReader | None) -> dict[str, Any] | None
         block["city"] = _text(record.city.name)
         block["latitude"] = record.location.latitude
         block["longitude"] = record.location.longitude
-    block = {key: value for key, value in block.items() if value is not None}
-    return block or None
+    items = tuple((key, value) for key, value in block.items() if value is not None)
+    return items or None
 
 
 def _text(value: str | None) -> str | None:

@@ -8,8 +8,10 @@ address is only ever used in memory for the GeoIP lookup.
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 
+@lru_cache(maxsize=4096)  # every event of a request, and a visitor's requests, share one IP
 def anonymise_ip(ip: str | None, ipv4_prefix: int = 24, ipv6_prefix: int = 48) -> str | None:
     """``ip`` with all but the first ``ipv4_prefix`` / ``ipv6_prefix`` bits zeroed.
 

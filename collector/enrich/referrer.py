@@ -21,6 +21,7 @@ The rules, first match wins (documented in docs/collector.md):
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from collector.enrich.campaign import has_paid_click_id, query_params
@@ -31,14 +32,14 @@ SOCIAL_MEDIA = frozenset({"social", "social-network", "social_network", "social-
                           "social_media", "sm"})
 SEARCH_MEDIA = frozenset({"organic"})
 
-WEBMAIL_HOSTS = ("mail.google.com", "outlook.live.com", "outlook.office.com",
-                 "outlook.office365.com", "mail.yahoo.com", "mail.aol.com", "mail.proton.me",
-                 "mail.yandex.ru", "webmail")
-SOCIAL_HOSTS = ("facebook.com", "fb.com", "messenger.com", "instagram.com", "t.co",
+WEBMAIL_HOSTS = frozenset({"mail.google.com", "outlook.live.com", "outlook.office.com",
+                           "outlook.office365.com", "mail.yahoo.com", "mail.aol.com",
+                           "mail.proton.me", "mail.yandex.ru"})
+SOCIAL_HOSTS = frozenset({"facebook.com", "fb.com", "messenger.com", "instagram.com", "t.co",
                 "twitter.com", "x.com", "linkedin.com", "lnkd.in", "pinterest.com", "reddit.com",
                 "youtube.com", "tiktok.com", "tumblr.com", "vk.com", "threads.net",
                 "mastodon.social", "news.ycombinator.com", "quora.com", "whatsapp.com",
-                "snapchat.com", "bsky.app")
+                "snapchat.com", "bsky.app"})
 # <engine>.<tld> or <engine>.<sld>.<cc>, on any subdomain: www.google.co.uk, search.yahoo.com.
 SEARCH_HOST = re.compile(
     r"(?:^|\.)(?:google|bing|yahoo|duckduckgo|baidu|yandex|ecosia|qwant|ask|startpage|naver|"
@@ -54,6 +55,11 @@ def host_of(url: str | None) -> str | None:
     """
     if not url or url == "-":
         return None
+    return _host_of(url)
+
+
+@lru_cache(maxsize=8192)
+def _host_of(url: str) -> str | None:
     try:
         host = urlsplit(url.strip()).hostname
     except ValueError:
@@ -76,11 +82,11 @@ def referrer_class(page_url: str | None, referrer: str | None) -> str:
     ref_host = host_of(referrer)
     if has_paid_click_id(page_url) or medium in PAID_MEDIA or medium.startswith("paid"):
         return "paid"
-    if medium in EMAIL_MEDIA or _matches(ref_host, WEBMAIL_HOSTS):
+    if medium in EMAIL_MEDIA or _is_webmail(ref_host):
         return "email"
-    if medium in SOCIAL_MEDIA or _matches(ref_host, SOCIAL_HOSTS):
+    if medium in SOCIAL_MEDIA or _on(ref_host, SOCIAL_HOSTS):
         return "social"
-    if medium in SEARCH_MEDIA or (ref_host is not None and SEARCH_HOST.search(ref_host)):
+    if medium in SEARCH_MEDIA or (ref_host is not None and _is_search(ref_host)):
         return "search"
     page_host = host_of(page_url)
     if ref_host is not None and page_host is not None and _same_site(ref_host, page_host):
@@ -90,11 +96,21 @@ def referrer_class(page_url: str | None, referrer: str | None) -> str:
     return "other"
 
 
-def _matches(host: str | None, domains: tuple[str, ...]) -> bool:
+def _on(host: str | None, domains: frozenset[str]) -> bool:
+    """``host`` is one of ``domains`` or a subdomain of one (l.facebook.com)."""
     if host is None:
         return False
-    return any(host == d or host.endswith("." + d) or (d == "webmail" and d in host)
-               for d in domains)
+    labels = host.split(".")
+    return any(".".join(labels[i:]) in domains for i in range(len(labels) - 1))
+
+
+def _is_webmail(host: str | None) -> bool:
+    return host is not None and (_on(host, WEBMAIL_HOSTS) or "webmail" in host)
+
+
+@lru_cache(maxsize=4096)
+def _is_search(host: str) -> bool:
+    return SEARCH_HOST.search(host) is not None
 
 
 def _same_site(a: str, b: str) -> bool:

@@ -10,7 +10,15 @@ event time on the collector's clock, up to network latency:
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import lru_cache
+
 from tracker.contract import format_timestamp, parse_timestamp
+
+
+@lru_cache(maxsize=256)  # one receipt time for all events of a request
+def _parse_receipt(collector_ts: str) -> datetime | None:
+    return parse_timestamp(collector_ts)
 
 
 def derived_timestamp(client_ts: str | None, sent_ts: str | None, collector_ts: str) -> str:
@@ -24,7 +32,7 @@ def derived_timestamp(client_ts: str | None, sent_ts: str | None, collector_ts: 
     ...                   "2026-11-23T12:00:00.500Z")
     '2026-11-23T11:59:50.500Z'
     """
-    received = parse_timestamp(collector_ts)
+    received = _parse_receipt(collector_ts)
     if received is None:
         raise ValueError(f"collector_ts {collector_ts!r} is not a contract timestamp")
     happened = parse_timestamp(client_ts) if client_ts else None

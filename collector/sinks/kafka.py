@@ -64,6 +64,7 @@ class KafkaSink:
         self._factory = producer_factory
         self._producer: Any = None
         self._lock = threading.Lock()
+        self._reported = False
         if connect:
             self.connect()
 
@@ -80,8 +81,12 @@ class KafkaSink:
             try:
                 self._producer = self._factory(bootstrap_servers=self.bootstrap, **self._config)
             except KafkaError as exc:
-                log.warning("Kafka at %s unreachable: %s", self.bootstrap, exc)
+                # once per outage: the replayer retries every few seconds
+                level = logging.DEBUG if self._reported else logging.WARNING
+                log.log(level, "Kafka at %s unreachable: %r", self.bootstrap, exc)
+                self._reported = True
                 return False
+            self._reported = False
             return True
 
     def store(self, records: Sequence[Record]) -> str:
@@ -113,8 +118,7 @@ class KafkaSink:
             return False
 
     def healthy(self) -> bool:
-        producer = self._producer
-        return producer is not None and producer.bootstrap_connected()
+        return self._producer is not None
 
     def reset(self) -> None:
         """Drop the producer (after failures) so the next :meth:`connect` starts afresh.

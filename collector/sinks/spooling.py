@@ -65,6 +65,7 @@ class SpoolingSink:
     def healthy(self) -> bool:
         return (self._kafka_up and self.kafka.healthy()) or self.spool.writable()
 
+
     @property
     def kafka_up(self) -> bool:
         return self._kafka_up

@@ -6,7 +6,7 @@ import { href, track } from './events.js'
 import { decisionOf } from './personalize.js'
 
 const DOWNLOAD = /\.(pdf|zip|rar|7z|gz|dmg|exe|msi|apk|deb|rpm|iso|csv|xlsx?|docx?|pptx?|od[st]|epub|txt|mp[34]|mov|avi|wav)$/i
-const number = (v) => (v == null || v === '' ? undefined : +v)
+const number = (v) => (v ? +v : undefined) // dataset values are strings
 
 export function click(e) {
   if (e.type == 'auxclick' && e.button != 1) return // only the middle button opens a link
@@ -29,7 +29,7 @@ export function click(e) {
       quantity: number(d.clQuantity),
     })
   }
-  const url = typeof el.href == 'string' && /^https?:/.test(el.href) ? el.href.slice(0, 2048) : undefined
+  const url = /^https?:/.test(el.href) ? el.href.slice(0, 2048) : undefined // not SVG, mailto: or tel:
   const kind =
     name != null
       ? 'element'
@@ -43,7 +43,7 @@ export function click(e) {
   if (!kind) return
   track('click', {
     url,
-    text: (el.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 256) || undefined,
+    text: el.textContent.replace(/\s+/g, ' ').trim().slice(0, 256) || undefined,
     kind,
     element_id: (name || el.id || '').slice(0, 128) || undefined,
   })

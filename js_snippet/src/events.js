@@ -41,7 +41,7 @@ export function track(type, props) {
   else if (/^(page_view|page_ping|custom)$/.test(type)) Object.assign(event, props)
   else {
     event.event_type = 'custom'
-    event.name = String(type).slice(0, 128)
+    event.name = type.slice(0, 128)
     if (props) event.properties = props
   }
   if (denied()) {

@@ -11,6 +11,7 @@ import { forgetIdentity, setUser } from './identity.js'
 import { denied, setConsent, silent } from './privacy.js'
 import { track } from './events.js'
 import { adopt, flush, forgetQueue, hide, online, resume } from './transport.js'
+import { QUEUE } from './storage.js'
 import { hookHistory, pageview } from './navigation.js'
 import { ping, visibility, watchEngagement } from './engagement.js'
 import { click } from './clicks.js'
@@ -60,6 +61,7 @@ function boot(queue, script) {
     hide()
   })
   on(window, 'online', online)
+  on(window, 'storage', (e) => e.key == QUEUE && e.newValue && resume())
   on(document, 'click', click, true)
   on(document, 'auxclick', click, true)
   hookHistory()

@@ -35,7 +35,8 @@ export function decide(slot, render) {
   }
   const timer = setTimeout(() => finish(ignore('timeout', slot)), config.timeout)
   if (silent() || !api || !window.fetch) return finish(null)
-  new Promise((resolve) => resolve(fetch(api + '/v1/decide?slot=' + encodeURIComponent(slot), { credentials: credentials() })))
+  // If fetch throws, the timeout still calls render(null).
+  fetch(api + '/v1/decide?slot=' + encodeURIComponent(slot), { credentials: credentials() })
     .then((r) => (r.ok && r.url.indexOf(api + '/') == 0 ? r.json() : Promise.reject(r.status)))
     .then(
       (d) => finish(d && d.decision_id ? d : null),
@@ -46,14 +47,16 @@ export function decide(slot, render) {
 function clean(html) {
   const template = document.createElement('template')
   template.innerHTML = html
-  const root = template.content
-  root.querySelectorAll('script,style,iframe,frame,object,embed,link,meta,base,form').forEach((n) => n.remove())
-  root.querySelectorAll('*').forEach((n) => {
-    for (const a of [].slice.call(n.attributes)) {
-      if (/^on/i.test(a.name) || /^(javascript|vbscript):/i.test(a.value.replace(/[\s\0-\x1f]/g, ''))) n.removeAttribute(a.name)
-    }
-  })
-  return root
+  template.content.querySelectorAll('*').forEach((n) =>
+    /^(script|style|i?frame|object|embed|link|meta|base|form)$/i.test(n.tagName)
+      ? n.remove()
+      : [...n.attributes].forEach(
+          (a) =>
+            (/^on/i.test(a.name) || /^(java|vb)script:/i.test(a.value.replace(/[\s\0-\x1f]/g, ''))) &&
+            n.removeAttribute(a.name)
+        )
+  )
+  return template.content
 }
 
 /** Fill every `[data-cl-slot]` not yet handled. */

@@ -47,6 +47,7 @@ export function enqueue(event) {
 export function flush() {
   clearTimeout(timer)
   timer = 0
+  adopt()
   if (busy || !pending.length) return
   if (navigator.onLine === false) return ignore('offline')
   if (!config.collector) return ignore('no collector')
@@ -112,9 +113,15 @@ function persist() {
   if (save(QUEUE, JSON.stringify(queue))) pending = []
 }
 
-/** Take over events an earlier page (or this one while hidden) could not send. */
+/**
+ * Take over events an earlier page (or this one while hidden) could not send. Called at boot,
+ * before each send and when another page writes the queue: Chrome may run the previous page's
+ * pagehide after this page has started, so its events can land in storage after our boot.
+ * Only a visible page adopts. A hidden one may be frozen in the back/forward cache (Chrome even
+ * fires `online` at such a page) or discarded without another pagehide.
+ */
 export function adopt() {
-  const queue = stored()
+  const queue = document.hidden ? [] : stored()
   if (queue.length && save(QUEUE)) {
     pending = queue.concat(pending)
     bound()

@@ -149,6 +149,7 @@ export async function openPage({
   for (const [key, value] of Object.entries(storage)) window.localStorage.setItem(key, value)
   let visibility = 'visible'
   Object.defineProperty(window.document, 'visibilityState', { configurable: true, get: () => visibility })
+  Object.defineProperty(window.document, 'hidden', { configurable: true, get: () => visibility == 'hidden' })
   if (setup) setup(window)
   window.eval(STUB)
   for (const args of before) window.clickloop(...args)

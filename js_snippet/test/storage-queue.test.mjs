@@ -97,3 +97,61 @@ for (const junk of ['not json', '{"events":1}', 'null', '42']) {
     assert.deepEqual(page.types(), ['page_view'])
   })
 }
+
+// Chrome may run the previous page's pagehide after this page has started (a new document per
+// navigation), so its stored events can appear after our boot.
+const earlier = {
+  schema_version: 1,
+  event_id: '6f1c2b1e-7d2a-4c55-9a0e-3b8f7e1d2c4a',
+  event_type: 'add_to_cart',
+  client_ts: '2026-11-23T09:59:59.000Z',
+  url: 'https://shop.test/product',
+  product: { sku: 'LATE' },
+}
+
+function previousPageWrites(page) {
+  const value = JSON.stringify([earlier])
+  page.window.localStorage.setItem('cl_q', value)
+  page.window.dispatchEvent(new page.window.StorageEvent('storage', { key: 'cl_q', newValue: value }))
+}
+
+test('a queue the previous page writes after this one started is taken over, ahead of ours', async () => {
+  const page = await openPage()
+  await page.goOffline()
+  previousPageWrites(page)
+  assert.equal(page.storage().cl_q, undefined)
+  await page.goOnline()
+  assert.deepEqual(page.types(), ['add_to_cart', 'page_view'])
+  await page.tick(60000)
+  assert.equal(page.network.delivered.length, 2)
+})
+
+test('without a storage event, the late queue is taken over at the next send', async () => {
+  const page = await openPage()
+  page.window.localStorage.setItem('cl_q', JSON.stringify([earlier]))
+  await page.tick(1000)
+  assert.deepEqual(page.network.posts().map((p) => p.events.map((e) => e.event_type)), [['add_to_cart', 'page_view']])
+  assert.equal(page.storage().cl_q, undefined)
+})
+
+test('a hidden page leaves the stored queue to a visible one', async () => {
+  const page = await openPage()
+  await page.tick(1000)
+  await page.hide()
+  previousPageWrites(page)
+  page.call('track', 'search', 'while hidden')
+  await page.tick(1000)
+  assert.deepEqual(JSON.parse(page.storage().cl_q).map((e) => e.product.sku), ['LATE'])
+  assert.deepEqual(page.types(), ['page_view', 'search'])
+})
+
+test('a hidden page (e.g. frozen in the back/forward cache) does not take the queue when online fires', async () => {
+  const page = await openPage()
+  await page.goOffline()
+  await page.hide()
+  const stored = page.storage().cl_q
+  assert.ok(stored)
+  await page.goOnline()
+  assert.equal(page.storage().cl_q, stored)
+  assert.deepEqual(page.network.requests, [])
+})

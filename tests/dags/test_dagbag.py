@@ -47,17 +47,19 @@ def test_web_logs_shape(dagbag):
     ])
     tasks = dag["tasks"]
     assert {name: t["downstream"] for name, t in tasks.items()} == {
-        "resolve_config": ["archive_files", "build_reports", "claim_files", "parse_logs",
-                           "sessionize"],
-        "claim_files": ["archive_files", "parse_logs"],
-        "parse_logs": ["archive_files", "build_reports", "sessionize"],
+        "resolve_config": ["archive_files", "build_reports", "check_files", "claim_files",
+                           "parse_logs", "sessionize"],
+        "claim_files": ["check_files"],
+        "check_files": ["archive_files", "parse_logs"],
+        "parse_logs": ["archive_files", "sessionize"],
         "sessionize": ["build_reports"],
         "build_reports": ["archive_files"],
         "archive_files": [],
     }
     assert {name: t["operator"] for name, t in tasks.items()} == {
         "resolve_config": "_PythonDecoratedOperator",
-        "claim_files": "_ShortCircuitDecoratedOperator",
+        "claim_files": "_PythonDecoratedOperator",
+        "check_files": "_ShortCircuitDecoratedOperator",
         "parse_logs": "_BashDecoratedOperator",
         "sessionize": "_BashDecoratedOperator",
         "build_reports": "_BashDecoratedOperator",

@@ -148,17 +148,24 @@ def test_job_summary_is_the_last_line_as_json():
         job_summary("[1, 2]")
 
 
-def test_touched_range_spans_the_dates_with_page_views():
-    parsed = {"page_views": 9, "dates": ["2015-05-19", "2015-05-17", "2015-05-18"]}
-    assert touched_range(parsed) == ("2015-05-17", "2015-05-19")
-    assert touched_range({"page_views": 0, "dates": []}) is None
-    assert touched_range({"page_views": 0, "rejects": 4}) is None
+def test_touched_range_spans_the_dates_the_files_wrote(tmp_path):
+    events = tmp_path / "events"
+    for folder in ("event_date=2015-05-19/ingest=log-aaa", "event_date=2015-05-17/ingest=log-aaa",
+                   "event_date=2015-05-18/ingest=log-bbb", "event_date=2015-05-10/ingest=stream",
+                   "event_date=2015-05-30/ingest=log-other"):
+        (events / folder).mkdir(parents=True)
+    parsed = {"files": [{"ingest": "log-aaa"}, {"ingest": "log-bbb"}]}
+    assert touched_range(parsed, str(tmp_path)) == ("2015-05-17", "2015-05-19")
+    assert touched_range({"files": [{"ingest": "log-none"}]}, str(tmp_path)) is None
+    assert touched_range({"files": []}, str(tmp_path / "no-lake")) is None
 
 
 def test_describe_parse_points_at_the_rejects():
-    line = describe_parse({"lines": 4, "page_views": 0, "rejects": 4}, "/lake")
-    assert line == ("parsed 4 lines: 0 page views, 0 static, 0 bots, 4 rejected "
-                    "(file, line number and reason in /lake/rejects)")
+    parsed = {"lines": 7, "page_views": 2, "bots": 1, "static": 1, "filtered": 0,
+              "rejects": 4, "events_written": 2}
+    assert describe_parse(parsed, "/lake") == (
+        "parsed 7 lines: 2 page views (1 by bots), 1 static, 0 filtered, 4 rejected; "
+        "2 events written; file, line number and reason of each reject in /lake/rejects/logs")
 
 
 @pytest.mark.parametrize(("when", "day", "expected"), [

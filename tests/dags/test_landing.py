@@ -57,7 +57,7 @@ def test_new_files_are_claimed_with_their_content_hash(folders):
         ("b.log", sha(LINE_B), len(LINE_B)),
         ("sub/a.log", sha(LINE_A), len(LINE_A)),
     ]
-    assert result.claimed[1].ingest == "log-" + sha(LINE_A)[:16]
+    assert result.claimed[1].folder == sha(LINE_A)[:16]
     record = json.loads((archive / "_manifest" / f"{sha(LINE_A)}.json").read_text())
     assert (record["state"], record["run_id"], record["name"]) == ("claimed", "run-1", "sub/a.log")
 
@@ -108,11 +108,33 @@ def test_content_already_done_is_never_parsed_again_whatever_its_name(folders):
     result = claim_files(landing, archive, "run-2", now=NOW + 3600)
 
     assert result.claimed == []
-    moved = archive / f"log-{sha(LINE_A)[:16]}" / "duplicates" / "renamed-copy.log"
+    moved = archive / sha(LINE_A)[:16] / "duplicates" / "renamed-copy.log"
     assert result.duplicates == [{"name": "renamed-copy.log", "sha256": sha(LINE_A),
                                   "same_as": "a.log", "moved_to": str(moved)}]
     assert moved.read_bytes() == LINE_A
     assert not (landing / "renamed-copy.log").exists()
+
+
+def test_content_rejected_once_is_not_tried_again(folders):
+    landing, archive = folders
+    drop(landing, "broken.log.gz", b"not gzip at all")
+    claims = claim_files(landing, archive, "run-1", now=NOW).claimed
+    archive_files(claims, landing, archive, "run-1", state="rejected",
+                  details={claims[0].sha256: {"reason": "corrupt gzip file"}}, now=NOW)
+    drop(landing, "broken-again.log.gz", b"not gzip at all")
+
+    result = claim_files(landing, archive, "run-2", now=NOW + 3600)
+
+    assert result.claimed == []
+    assert [d["same_as"] for d in result.duplicates] == ["broken.log.gz"]
+    record = json.loads((archive / "_manifest" / f"{sha(b'not gzip at all')}.json").read_text())
+    assert (record["state"], record["reason"]) == ("rejected", "corrupt gzip file")
+
+
+def test_archive_refuses_a_state_that_would_be_claimed_again(folders):
+    landing, archive = folders
+    with pytest.raises(ValueError, match="state 'claimed'"):
+        archive_files([], landing, archive, "run-1", state="claimed")
 
 
 def test_two_copies_in_one_scan_are_parsed_once(folders):
@@ -134,7 +156,7 @@ def test_archive_moves_files_marks_them_done_and_is_safe_to_retry(folders):
     first = archive_files(claims, landing, archive, "run-1", now=NOW)
     retry = archive_files(claims, landing, archive, "run-1", now=NOW)
 
-    target = archive / f"log-{sha(LINE_A)[:16]}" / "sub" / "a.log"
+    target = archive / sha(LINE_A)[:16] / "sub" / "a.log"
     assert [o["outcome"] for o in first] == ["archived"]
     assert [o["outcome"] for o in retry] == ["already archived"]
     assert target.read_bytes() == LINE_A
@@ -187,7 +209,7 @@ def test_archive_across_file_systems_copies_then_deletes(folders, monkeypatch):
     outcomes = archive_files(claims, landing, archive, "run-1", now=NOW)
 
     assert [o["outcome"] for o in outcomes] == ["archived"]
-    assert (archive / f"log-{sha(LINE_A)[:16]}" / "a.log").read_bytes() == LINE_A
+    assert (archive / sha(LINE_A)[:16] / "a.log").read_bytes() == LINE_A
     assert not (landing / "a.log").exists()
     assert "a.log" in calls
 

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tracker.demo import catalogue
-from tracker.demo.shop import create_app
+from tracker.demo.shop import create_app, serve
 from tracker.demo.simulator import SimConfig, simulate
 from tracker.settings import Settings
 
@@ -205,12 +205,6 @@ def test_no_cookie_no_visitor_id(client, sent) -> None:
     assert "visitor_id" not in sent[1]
 
 
-def test_default_sender_is_the_tracker_client() -> None:
-    pytest.importorskip("tracker.client", reason="the Python tracker client has not landed")
-    app = create_app(Settings.from_env({}), {"TESTING": True})
-    assert app.extensions["clickloop_shop"]["send_event"] is None  # built on first order
-
-
 # --- bad input ---------------------------------------------------------------------------------
 
 
@@ -274,3 +268,41 @@ def test_simulated_pages_exist_with_their_titles(client) -> None:
     assert checked > 30
     kinds = {urlsplit(u).path.split("/")[1] for u in views}
     assert {"", "c", "p", "search", "cart", "checkout", "order", "login"} <= kinds
+
+
+# --- running the shop --------------------------------------------------------------------------
+
+
+def test_signing_key_is_kept_in_the_state_dir(tmp_path) -> None:
+    settings = Settings.from_env({"CLICKLOOP_STATE_DIR": str(tmp_path)})
+    first = create_app(settings, send_event=lambda e: None)
+    second = create_app(settings, send_event=lambda e: None)
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    path = tmp_path / "demo" / "shop-secret"
+    assert path.read_text() == first.config["SECRET_KEY"]
+    assert path.stat().st_mode & 0o777 == 0o600
+    # a cart made on one app instance is read by the other (a restart keeps carts)
+    one, two = first.test_client(), second.test_client()
+    one.post("/cart/add", data={"sku": "RS-1001"})
+    two.set_cookie("shop_session", one.get_cookie("shop_session").value, domain="localhost")
+    assert "Aurora Road Runner" in text(two.get("/cart"))
+
+
+def test_serve_runs_the_shop_on_a_port(tmp_path) -> None:
+    import requests
+
+    settings = Settings.from_env({"CLICKLOOP_STATE_DIR": str(tmp_path)})
+    server = serve(create_app(settings, send_event=lambda e: None), "127.0.0.1", 0)
+    try:
+        response = requests.get(server.url + "/c/watches", timeout=10)
+        assert response.status_code == 200
+        assert "<title>Watches | Clickloop Outdoor</title>" in response.text
+    finally:
+        server.stop()
+
+
+def test_shop_command_refuses_a_bad_port(capsys) -> None:
+    from tracker.cli import main
+
+    assert main(["shop", "--port", "70000"]) == 2
+    assert "70000 is not a TCP port" in capsys.readouterr().err

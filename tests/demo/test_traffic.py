@@ -4,6 +4,7 @@ event arrives once, with the identity, enrichment and timeline a browser would h
 from __future__ import annotations
 
 import json
+import threading
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from tracker.cli import main
 from tracker.contract import parse_timestamp
 from tracker.demo.simulator import Request, SimConfig, Simulation
 from tracker.demo.traffic import Traffic, TrafficConfig, pixel_params
+from tracker.settings import Settings
 
 pytestmark = pytest.mark.kafka
 
@@ -169,8 +171,9 @@ def test_unreachable_collector_is_reported_not_lost(free_port_url: str) -> None:
     assert stats.decisions_asked > 0 and stats.decisions_answered == 0
 
 
-def test_simulate_command(collector_factory, tmp_path: Path, capsys) -> None:
-    server = collector_factory()
+def test_simulate_command(collector_server, delivered, tmp_path: Path, capsys) -> None:
+    # after `delivered` has read the module collector's topic (it checks the exact count)
+    server = collector_server
     start = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     code = main(["simulate", "--seed", "4", "--events", "150", "--minutes", "110",
                  "--start", start, "--collector", server.url, "--shop-url", SHOP,
@@ -186,7 +189,6 @@ def test_simulate_command(collector_factory, tmp_path: Path, capsys) -> None:
                                            .read_text().splitlines()
                                            if json.loads(line)["kind"] == "bot"])
     assert "150 events" in capsys.readouterr().err
-    read_topic(server.bootstrap, server.topic, 150)
 
 
 @pytest.fixture
@@ -194,3 +196,41 @@ def free_port_url() -> str:
     from tests.fixtures.collector import free_port
 
     return f"http://127.0.0.1:{free_port()}"
+
+
+def test_decisions_from_the_real_api(collector_factory, tmp_path: Path) -> None:
+    """``--decide``: pages ask the decision API with the visitor's cookie; the answers come back
+    as personalization_shown events carrying the API's decision ids."""
+    from werkzeug.serving import make_server
+
+    from personalization.api import create_app as create_api
+
+    collector = collector_factory()
+    settings = Settings.from_env({"CLICKLOOP_STATE_DIR": str(tmp_path),
+                                  "CLICKLOOP_ALLOWED_ORIGINS": SHOP})
+    api = make_server("127.0.0.1", 0, create_api(settings), threaded=True)
+    thread = threading.Thread(target=api.serve_forever, daemon=True)
+    thread.start()
+    api_url = f"http://127.0.0.1:{api.server_address[1]}"
+    config = SimConfig(seed=6, start=datetime.now(UTC) - timedelta(hours=3), minutes=170,
+                       max_events=250, shop_url=SHOP, dnt_share=0.0, bot_share=0.0)
+    traffic = Traffic(TrafficConfig(collector_url=collector.url, api_url=api_url),
+                      shop_url=SHOP)
+    simulation = Simulation(config, decide=traffic.decide)
+    try:
+        stats = traffic.run(simulation)
+    finally:
+        traffic.close()
+        api.shutdown()
+        api.server_close()
+    assert stats.accepted == 250 and not stats.failed
+    assert stats.decisions_asked == stats.decisions_answered > 20
+    decisions = simulation.truth.decisions()
+    assert {d["slot"] for d in decisions} == {"hero", "recommended"}
+    assert {d["variant"] for d in decisions if d["slot"] == "hero"} <= {
+        "default", "discount", "free_shipping", "bestsellers"}
+    records = read_topic(collector.bootstrap, collector.topic, 250)
+    shown = [json.loads(r.value) for r in records]
+    shown = [e["decision"] for e in shown if e["event_type"] == "personalization_shown"]
+    assert {d["decision_id"] for d in shown} <= {d["decision_id"] for d in decisions}
+    assert len(shown) > 10

@@ -124,6 +124,7 @@ def test_a_visit_arrives_once_and_in_order_through_spa_navigation_offline_and_re
     reader.until(mine, 6)
     driver.refresh()  # page_view; and proves nothing sent earlier is sent again
     events = reader.until(mine, 7)
+    import pprint; print("EVENTS"); pprint.pprint([(e["event_type"], e["url"], e["event_id"], e["client_ts"], e.get("sent_ts"), e["enrichment"]["collector_ts"], e.get("referrer")) for e in events])
 
     assert [(e["event_type"], path_of(e["url"]), detail(e)) for e in events] == [
         ("page_view", "/shop/", "Shop"),

@@ -22,9 +22,12 @@ collector).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
+import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -40,6 +43,7 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from tracker.demo import catalogue
 from tracker.settings import Settings
@@ -67,15 +71,63 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
         # where the shop's backend reaches the collector (the same host in the demo)
         SERVER_COLLECTOR_URL=settings.demo.collector_url.rstrip("/"),
         VISITOR_COOKIE=settings.collector.cookie_name,
-        SECRET_KEY=settings.demo.shop_secret or secrets.token_hex(32),
+        SECRET_KEY=settings.demo.shop_secret or _stored_secret(settings),
         SESSION_COOKIE_NAME="shop_session",
         SESSION_COOKIE_SAMESITE="Lax",
     )
     if test_config:
         app.config.update(test_config)
-    app.extensions[EXTENSION] = {"send_event": send_event, "client": None}
+    app.extensions[EXTENSION] = {"send_event": send_event, "tracker": None}
     app.register_blueprint(bp)
     return app
+
+
+def _stored_secret(settings: Settings) -> str:
+    """A signing key kept in the state dir, so carts survive restarts and every worker agrees."""
+    path = settings.state_dir / "demo" / "shop-secret"
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker wrote it first: use theirs
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(secret)
+    return secret
+
+
+def serve(app: Flask, host: str, port: int) -> ShopServer:
+    """Run ``app`` on a background thread (werkzeug's threaded server); ``stop()`` ends it.
+
+    ``port`` 0 picks a free port (see ``.url``). Enough for a demo and for browser tests;
+    the collector and the decision API are the production servers (gunicorn).
+    """
+    server = make_server(host, port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="demo-shop", daemon=True)
+    thread.start()
+    return ShopServer(server, thread)
+
+
+@dataclass
+class ShopServer:
+    server: BaseWSGIServer
+    thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        """Stop serving, then send the orders still queued in the tracker client."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+        close_tracker(self.server.app)
 
 
 # --- pages ---------------------------------------------------------------------------------------
@@ -327,21 +379,36 @@ def _send_purchase(order: dict[str, Any], url: str) -> None:
 def _sender() -> SendEvent:
     ext = current_app.extensions[EXTENSION]
     if ext["send_event"] is None:
-        ext["send_event"] = _tracker_client_sender(current_app.config["SERVER_COLLECTOR_URL"])
+        with _SENDER_LOCK:
+            if ext["send_event"] is None:
+                ext["send_event"] = _tracker_client_sender(current_app)
     return ext["send_event"]
 
 
-def _tracker_client_sender(collector_url: str) -> SendEvent:
-    """The default: the Python tracker client (batched, retried, flushed at exit)."""
+_SENDER_LOCK = threading.Lock()
+
+
+def _tracker_client_sender(app: Flask) -> SendEvent:
+    """The default: the Python tracker client (batched, retried, flushed at exit), one per
+    app, created on the first order (never at import or in the factory)."""
     from tracker.client import Tracker  # the site-backend client; imported only when used
 
-    client = Tracker(collector_url)
+    client = Tracker(app.config["SERVER_COLLECTOR_URL"])
+    app.extensions[EXTENSION]["tracker"] = client
 
     def send(event: dict[str, Any]) -> None:
         fields = dict(event)
-        client.track(fields.pop("event_type"), **fields)
+        context = dict(fields.pop("context", None) or {})
+        client.track(fields.pop("event_type"), user_agent=context.pop("user_agent", None),
+                     context=context or None, **fields)
 
     return send
+
+
+def close_tracker(app: Flask, timeout: float = 10.0) -> int:
+    """Flush and stop the app's tracker client; returns the events it could not send."""
+    client = app.extensions[EXTENSION]["tracker"]
+    return client.close(timeout) if client is not None else 0
 
 
 def _care_guide_pdf() -> bytes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tracker.demo.simulator import SimConfig, Simulation
@@ -26,8 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=24 * 60,
                         help="simulated minutes of traffic (default: 1440, a day)")
     parser.add_argument("--start", type=_timestamp, default=None,
-                        help="simulated start, e.g. 2026-03-02T00:00:00Z (default: --minutes "
-                        "before now, so the run ends now)")
+                        help="simulated start, e.g. 2026-03-02T00:00:00Z, or `now` for live "
+                        "traffic with --speed 1 (default: --minutes before now, so the run "
+                        "ends now)")
     parser.add_argument("--visitors-per-hour", type=float, default=30.0,
                         help="mean arrivals of new visitors per hour (default: 30)")
     parser.add_argument("--collector", default=None,
@@ -69,20 +70,32 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"clickloop simulate: {exc}", file=sys.stderr)
         return 2
     simulation = Simulation(config, decide=traffic.decide if traffic and args.decide else None)
+    ahead = simulation.config.end - datetime.now(UTC)
+    if traffic is not None and args.speed is None and ahead > timedelta(minutes=1):
+        print(f"clickloop simulate: the simulated window ends {ahead} from now; sent at once, "
+              f"those events would be in the future: use --speed 1 for live traffic or an "
+              f"earlier --start", file=sys.stderr)
+        traffic.close()
+        return 2
     truth_dir = args.truth or settings.state_dir / "demo" / f"truth-{args.seed}"
     _say(f"simulating seed {args.seed} from {simulation.config.start:%Y-%m-%d %H:%M} UTC for "
          f"{args.minutes:g} minutes" + (f", at most {args.events} events" if args.events else ""))
-    if traffic is None:
-        for _ in simulation.requests():
-            pass
-        problems = 0
-    else:
-        try:
-            stats = traffic.run(simulation, progress=_progress)
-        finally:
-            traffic.close()
-        traffic.write(truth_dir)
-        problems = len(stats.rejected) + sum(len(f["events"]) for f in stats.failed)
+    interrupted = False
+    problems = 0
+    try:
+        if traffic is None:
+            for _ in simulation.requests():
+                pass
+        else:
+            traffic.run(simulation, progress=_progress)
+    except KeyboardInterrupt:  # stop early; what was sent is still written down
+        interrupted = True
+    finally:
+        if traffic is not None:
+            traffic.close()  # waits for requests already queued
+            traffic.write(truth_dir)
+            stats = traffic.stats
+            problems = len(stats.rejected) + sum(len(f["events"]) for f in stats.failed)
     paths = simulation.truth.write(truth_dir)
     summary = simulation.truth.summary()
     humans = summary["humans"]
@@ -92,8 +105,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     _say(f"ground truth in {paths['summary.json'].parent}")
     if problems:
         _say(f"{problems} events were rejected or not delivered: see traffic.json")
-        return 1
-    return 0
+    if interrupted:
+        _say("interrupted: the ground truth covers what was sent")
+        return 130
+    return 1 if problems else 0
 
 
 def _progress(stats: TrafficStats) -> None:
@@ -103,6 +118,8 @@ def _progress(stats: TrafficStats) -> None:
 
 
 def _timestamp(text: str) -> datetime:
+    if text == "now":
+        return datetime.now(UTC).replace(microsecond=0)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

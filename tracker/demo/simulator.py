@@ -148,10 +148,7 @@ class Visitor:
     dnt: bool
     user_id: str | None  # has an account
     propensity: float  # latent, standard normal: how much of a buyer this person is
-
-    @property
-    def renders_js(self) -> bool:
-        return self.kind == "human" or (self.kind == "bot" and self.browser == "js")
+    runs_js: bool = True  # False: no-JS people and crawlers that only fetch the pixel
 
     @property
     def keeps_cookies(self) -> bool:
@@ -348,13 +345,11 @@ class _Page:
 class _VisitState:
     pages: int = 0
     product_views: int = 0
-    adds: int = 0
     destiny: bool | None = None  # None: free will; True/False: fixed by a variant response
     decided: bool = False
     purchased: bool = False
     outbound: bool = False  # left through an outbound link
     slot_click: bool = False  # clicked the personalized slot (goes where it links)
-    last_product: str | None = None
     pending: list[dict[str, Any]] = field(default_factory=list)  # for the next page's load batch
 
 
@@ -381,10 +376,10 @@ class _VisitorAgent:
         propensity = rng.gauss(0.0, 1.0)
         if rng.random() < config.bot_share:
             crawler = devices.pick_crawler(rng)
-            return Visitor(key, index, "bot", "bot", "js" if crawler.renders_js else "pixel",
-                           crawler.user_agent, f"{crawler.ip_prefix}{rng.randrange(1, 255)}",
-                           None, "en-US", "UTC", (1024, 1024), (1024, 1024), False, None,
-                           propensity)
+            return Visitor(key, index, "bot", "bot", crawler.name, crawler.user_agent,
+                           f"{crawler.ip_prefix}{rng.randrange(1, 255)}", None, "en-US", "UTC",
+                           (1024, 1024), (1024, 1024), False, None, propensity,
+                           runs_js=crawler.renders_js)
         device = devices.pick_device(rng)
         place = devices.pick_place(rng)
         kind = "nojs" if rng.random() < config.nojs_share else "human"
@@ -393,7 +388,7 @@ class _VisitorAgent:
         user_id = f"user-{self.config.seed}-{index}" if account else None
         return Visitor(key, index, kind, device.kind, device.browser, device.user_agent, place.ip,
                        place.country, place.language, place.timezone, device.screen,
-                       device.viewport, dnt, user_id, propensity)
+                       device.viewport, dnt, user_id, propensity, runs_js=kind == "human")
 
     def _uuid(self) -> str:
         digest = hashlib.sha256(
@@ -526,7 +521,6 @@ class _VisitorAgent:
         state.pending.clear()
         if page.kind == "product":
             state.product_views += 1
-            state.last_product = page.key
             on_load("product_view", product=catalogue.item(catalogue.PRODUCTS[page.key]))
         elif page.kind == "search":
             on_load("search", query=page.key)
@@ -591,7 +585,7 @@ class _VisitorAgent:
         pages = [catalogue.HOME_PATH]
         pages += [catalogue.category_path(s) for s in sorted(catalogue.CATEGORIES)]
         pages += [catalogue.product_path(s) for s in sorted(catalogue.PRODUCTS)]
-        channel = "js" if self.visitor.browser == "js" else "pixel"
+        channel = "js" if self.visitor.runs_js else "pixel"
         for _ in range(rng.randint(5, 25)):
             path = rng.choice(pages)
             url = self.config.shop_url + path
@@ -770,7 +764,6 @@ class _VisitorAgent:
     def _add_to_cart(self, state: _VisitState, sku: str) -> None:
         quantity = 2 if self.rng.random() < 0.1 else 1
         self.cart[sku] = self.cart.get(sku, 0) + quantity
-        state.adds += 1
         state.pending.append({"event_type": "add_to_cart",
                               "product": catalogue.item(catalogue.PRODUCTS[sku], quantity)})
 

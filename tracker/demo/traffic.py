@@ -10,9 +10,9 @@ shop's pages) and the ``Referer`` a browser sends cross-origin (the shop's origi
 - ``js``: ``POST /v1/events`` with ``Content-Type: text/plain;charset=UTF-8`` and body
   ``{"events": [...]}``, what ``fetch``/``sendBeacon`` send;
 - ``pixel``: ``GET /v1/p.gif?...``, the ``<noscript>`` image of a no-JS page or a crawler;
-- ``server``: the shop's backend confirming an order through the Python tracker client's wire
-  format, with ``visitor_id`` read from the visitor's ``cl_vid`` cookie (as the shop reads it
-  from its own request) and no browser headers;
+- ``server``: the shop's backend confirming an order with the Python tracker client
+  (:class:`tracker.client.Tracker`, as the shop does), with ``visitor_id`` read from the
+  visitor's ``cl_vid`` cookie (as the shop reads it from its own request);
 - decisions: ``GET <api>/v1/decide?slot=...`` with the visitor's cookies, as the snippet asks.
 
 Time: events keep their simulated ``client_ts``; ``sent_ts`` is stamped with the real clock at
@@ -44,11 +44,11 @@ from urllib.parse import urlsplit
 import requests
 from requests.cookies import RequestsCookieJar
 
+from tracker.client import Tracker
 from tracker.contract import encode_batch, format_timestamp
 from tracker.demo.simulator import Decision, DecisionRequest, Request, Simulation, Visitor
 
 JS_CONTENT_TYPE = "text/plain;charset=UTF-8"  # what fetch/sendBeacon send for a string body
-SERVER_USER_AGENT = "clickloop-demo-shop (python-requests)"
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class Traffic:
     requests leave in simulated-time order up to the few in flight.
     """
 
-    def __init__(self, config: TrafficConfig, *, shop_url: str, workers: int = 8,
+    def __init__(self, config: TrafficConfig, *, shop_url: str, workers: int = 16,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  sleep: Callable[[float], None] = time.sleep):
         if workers < 1:
@@ -244,20 +244,32 @@ class Traffic:
         self._account(request, response)
 
     def _send_server(self, lane: _Lane, request: Request) -> None:
-        """The shop's backend, on the visitor's behalf: no browser headers, no cookies; the
-        visitor id is the ``cl_vid`` the browser holds (what the shop reads from its request)."""
-        visitor = request.visitor
-        visitor_id = self._cookie(visitor)
-        events = []
+        """The shop's backend confirming an order through the Python tracker client, with the
+        visitor id the browser holds in ``cl_vid`` (what the shop reads from its request)."""
+        visitor_id = self._cookie(request.visitor)
+        tracker = lane.tracker(self.config.collector_url)
+        before = dict(tracker.stats)
         for event in request.events:
             event = dict(event)
             if visitor_id and "consent" not in event:
                 event["visitor_id"] = visitor_id
-            events.append(event)
-        headers = {"Content-Type": "application/json", "User-Agent": SERVER_USER_AGENT}
-        response = self._deliver(lane, "POST", f"{self.config.collector_url}/v1/events", None,
-                                 request, body=lambda: self._body(events), headers=headers)
-        self._account(request, response)
+            tracker.send(event)
+        delivered = tracker.flush(self.config.timeout_s)
+        after = tracker.stats
+        accepted = after["accepted"] - before["accepted"]
+        refused = (after["rejected"] - before["rejected"]) + (after["dropped"] - before["dropped"])
+        with self._lock:
+            self.stats.accepted += accepted
+            if refused:
+                self.stats.rejected.append({
+                    "visitor": request.visitor.key, "channel": request.channel,
+                    "event_id": [e["event_id"] for e in request.events], "status": None,
+                    "reason": f"{refused} refused (see the tracker client's log)"})
+            if not delivered:
+                self.stats.failed.append({
+                    "visitor": request.visitor.key, "channel": request.channel,
+                    "events": [e["event_id"] for e in request.events],
+                    "problem": f"not delivered in {self.config.timeout_s:g}s"})
 
     def _body(self, events: Iterable[dict[str, Any]]) -> bytes:
         """The wire body, ``sent_ts`` stamped now (at each attempt), as the snippet does."""
@@ -365,15 +377,24 @@ class Traffic:
 
 
 class _Lane:
-    """One sending thread with its own HTTP connection pool."""
+    """One sending thread with its own HTTP connection pool (and, for the shop's backend, its
+    own tracker client)."""
 
     def __init__(self, number: int):
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"traffic-{number}")
         self.http = requests.Session()
+        self._tracker: Tracker | None = None
+
+    def tracker(self, collector_url: str) -> Tracker:
+        if self._tracker is None:
+            self._tracker = Tracker(collector_url, close_timeout_s=2.0)
+        return self._tracker
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
         self.http.close()
+        if self._tracker is not None:
+            self._tracker.close()
 
 
 def pixel_params(event: dict[str, Any], sent_ts: str) -> dict[str, str]:

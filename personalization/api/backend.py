@@ -1,0 +1,85 @@
+"""Backend routes (bearer token): a visitor's profile and score, forgetting, model metrics.
+
+These are for a site's servers, never for browsers: they name any visitor. Without
+``CLICKLOOP_API_TOKEN`` configured they refuse (403); a missing or wrong token gets 401.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+
+from flask import Blueprint, Response, jsonify, request
+
+from personalization.api.errors import error
+from personalization.api.services import services
+from personalization.holdout import arm_of
+from personalization.profile import public_dict
+from personalization.segments import segment_of
+from tracker.contract.spec import ID_HINT, ID_PATTERN
+
+bp = Blueprint("backend", __name__)
+_VALID_ID = re.compile(ID_PATTERN)
+
+
+@bp.before_request
+def require_token() -> Response | None:
+    token = services().settings.personalization.api_token
+    if not token:
+        return error(403, "backend routes are disabled: set CLICKLOOP_API_TOKEN on the API",
+                     "Authorization")
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        response = error(401, "send Authorization: Bearer <CLICKLOOP_API_TOKEN>", "Authorization")
+    elif not hmac.compare_digest(given.strip().encode(), token.encode()):
+        response = error(401, "wrong bearer token", "Authorization")
+    else:
+        return None
+    response.headers["WWW-Authenticate"] = 'Bearer realm="clickloop"'
+    return response
+
+
+def _checked(visitor_id: str) -> Response | None:
+    if len(visitor_id) > 64 or not _VALID_ID.match(visitor_id):
+        return error(400, f"visitor id {visitor_id[:80]!r}: at most 64 characters, {ID_HINT}",
+                     "visitor_id")
+    return None
+
+
+@bp.get("/v1/visitors/<path:visitor_id>")
+def visitor(visitor_id: str) -> Response:
+    bad = _checked(visitor_id)
+    if bad is not None:
+        return bad
+    svc = services()
+    profile = svc.store.read_profile(visitor_id)
+    if profile is None:
+        return error(404, f"no profile for visitor {visitor_id!r}", "visitor_id")
+    section = svc.settings.personalization
+    body = public_dict(profile)
+    body["segment"] = segment_of(profile, profile.intent, svc.clock())
+    body["holdout_arm"] = arm_of(profile.profile_id, holdout_share=section.holdout_share,
+                                 salt=section.holdout_salt)
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.delete("/v1/visitors/<path:visitor_id>")
+def forget(visitor_id: str) -> Response:
+    bad = _checked(visitor_id)
+    if bad is not None:
+        return bad
+    svc = services()
+    forgotten = svc.store.forget(visitor_id, svc.clock())
+    return jsonify({"forgotten": visitor_id, "removed": forgotten.as_dict()})
+
+
+@bp.get("/v1/model")
+def model() -> Response:
+    svc = services()
+    summary = svc.store.model_summary(svc.settings.personalization.consumer_group)
+    if summary is None:
+        return error(404, "no model yet: is `clickloop personalization worker` running?")
+    return jsonify(summary)

@@ -1,0 +1,126 @@
+"""One decision: which content a visitor sees in a slot, and why. Pure: no I/O, no clock.
+
+The API reads the profile, then calls :func:`decide`. Order of precedence:
+
+1. no visitor (no ``cl_vid`` cookie yet, or cookieless): the slot's default, popular items, no
+   arm — the visitor is outside the experiment (nothing stable to assign by);
+2. holdout: the slot's default and popular (non-personalized) items, always;
+3. otherwise the slot's rules with the visitor's context, and their recommendations.
+
+An unknown slot gets variant ``default`` with empty content: the page keeps its own.
+Every decision has an id; the snippet reports it back in ``personalization_shown`` and
+``personalization_click`` events, which is how outcomes are attributed to decisions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from personalization.holdout import HOLDOUT, arm_of
+from personalization.profile import Profile
+from personalization.recommend import seeds_and_exclusions
+from personalization.rules.model import UNKNOWN_SLOT_DEFAULT, Context, Rules
+from personalization.segments import segment_of
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision_id: str
+    slot: str
+    variant: str
+    arm: str | None  # holdout | rules | (later) bandit; None: outside the experiment
+    content: dict[str, str]
+    intent: float | None
+    segment: str | None
+    recommendations: list[dict[str, Any]]
+    profile_id: str | None
+    known_slot: bool
+
+    def response(self) -> dict[str, Any]:
+        """The browser's JSON (the snippet copies decision_id, slot, variant, arm back)."""
+        body: dict[str, Any] = {
+            "decision_id": self.decision_id,
+            "slot": self.slot,
+            "variant": self.variant,
+            "content": self.content,
+            "intent": None if self.intent is None else round(self.intent, 4),
+            "segment": self.segment,
+            "recommendations": self.recommendations,
+        }
+        if self.arm is not None:  # an absent arm, not null: the contract's arm is an enum
+            body["arm"] = self.arm
+        return body
+
+
+def context_of(profile: Profile, segment: str | None) -> Context:
+    session = profile.session
+    return Context(
+        segment=segment,
+        intent=profile.intent,
+        cart_items=profile.cart_items,
+        cart_value=profile.cart_value,
+        campaign=session.campaign if session else None,
+        source=session.source if session else None,
+        device=session.device if session else None,
+        returning=profile.history.sessions > 0,
+        customer=profile.history.purchases > 0,
+    )
+
+
+def new_decision_id() -> str:
+    return uuid.uuid4().hex
+
+
+def decide(rules: Rules, slot_name: str, *, visitor_id: str | None, profile: Profile | None,
+           popular: Sequence[dict[str, Any]], holdout_share: float, salt: str, now: float,
+           new_id: Callable[[], str] = new_decision_id) -> tuple[Decision, Context | None]:
+    """The decision for ``slot_name`` and the context it was made in (None: no visitor)."""
+    slot = rules.slot(slot_name)
+    count = slot.recommendations if slot else 0
+    if visitor_id is None:
+        variant = slot.default if slot else UNKNOWN_SLOT_DEFAULT
+        items = list(popular[:count])
+        return Decision(new_id(), slot_name, variant.name, None, variant.content(items), None,
+                        None, items, None, slot is not None), None
+
+    profile_id = profile.profile_id if profile else visitor_id
+    arm = arm_of(profile_id, holdout_share=holdout_share, salt=salt)
+    if profile is not None:
+        segment = segment_of(profile, profile.intent, now)
+        ctx = context_of(profile, segment)
+        excluded = seeds_and_exclusions(profile, now)[1]
+    else:
+        segment = "new_visitor"
+        ctx = Context(segment=segment)
+        excluded = set()
+
+    if slot is None:
+        variant = UNKNOWN_SLOT_DEFAULT
+    elif arm == HOLDOUT:
+        variant = slot.default
+    else:
+        variant = slot.choose(ctx)
+
+    personal = profile.recommendations if (profile and arm != HOLDOUT) else []
+    items = _top_up([i for i in personal if i.get("sku") not in excluded], popular, excluded,
+                    count)
+    return Decision(new_id(), slot_name, variant.name, arm, variant.content(items),
+                    profile.intent if profile else None, segment, items, profile_id,
+                    slot is not None), ctx
+
+
+def _top_up(items: list[dict[str, Any]], popular: Sequence[dict[str, Any]], excluded: set[str],
+            count: int) -> list[dict[str, Any]]:
+    out = items[:count]
+    chosen = {i.get("sku") for i in out}
+    for item in popular:
+        if len(out) >= count:
+            break
+        sku = item.get("sku")
+        if sku not in excluded and sku not in chosen:
+            out.append(item)
+            chosen.add(sku)
+    return out

@@ -1,0 +1,266 @@
+"""The worker's logic without Kafka or a store: observations in; profiles, model, graph out.
+
+For each event, in order:
+
+1. skip bots, forgotten visitors' older events, and event ids seen recently (a browser retry);
+2. if the visitor's open session has been idle longer than the gap, close it first (below);
+3. apply the event (:mod:`.transitions`); on a *purchase*, every snapshot waiting in the session
+   is labelled **positive** and learned, then forgotten;
+4. compute the features of the new state, predict, store the score on the profile (what the API
+   serves) and keep the snapshot ``(features, prediction)`` waiting for its label. Page pings
+   (the snippet's engagement heartbeat, a third of all events) only add engaged time: the next
+   page event is scored with it, which halves the model's work for no loss of signal.
+
+A session closes after ``gap`` seconds without events, measured in *stream time* (the latest
+event time seen, advanced by the wall clock while the stream is idle: see :meth:`Engine.advance`).
+Closing labels the snapshots still waiting **negative** ("no purchase after this state").
+
+So each snapshot is learned exactly once, after its outcome is known, with the features it had
+when it was predicted; the outcome never leaks into features, and progressive validation scores
+the prediction made then. Snapshots per session are capped by reservoir sampling, so a long
+session does not outweigh many short ones.
+"""
+
+from __future__ import annotations
+
+import heapq
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from personalization import features as feats
+from personalization.forgetting import forget_key
+from personalization.intent import IntentModel
+from personalization.observation import Observation
+from personalization.profile import Profile, Session, Snapshot
+from personalization.recommend import ItemGraph
+from personalization.segments import segment_of
+from personalization.transitions import (
+    apply,
+    close_session,
+    is_duplicate,
+    session_expired,
+    start_session,
+)
+
+MAX_PENDING = 30  # snapshots per session waiting for a label
+
+
+@dataclass
+class Counters:
+    events: int = 0
+    applied: int = 0
+    bots: int = 0
+    duplicates: int = 0
+    forgotten: int = 0
+    sessions_closed: int = 0
+    positives: int = 0  # labels learned
+    negatives: int = 0
+
+
+class Engine:
+    """Profiles (a cache over a store), the intent model and the item graph of one worker."""
+
+    def __init__(self, model: IntentModel, graph: ItemGraph, *, gap_s: float = 1800.0,
+                 load: Callable[[str], Profile | None] | None = None,
+                 identity: Callable[[str], str] | None = None,
+                 max_pending: int = MAX_PENDING,
+                 on_label: Callable[[dict[str, float], bool, float], None] | None = None):
+        self.model = model
+        self.graph = graph
+        self.gap_s = gap_s
+        self._load = load or (lambda profile_id: None)
+        # visitor id -> profile id; the identity until stitching (issue: identity) fills a map
+        self._identity = identity or (lambda visitor_id: visitor_id)
+        self.max_pending = max_pending
+        # called with (features, outcome, prediction) for every label learned: the benchmark's
+        # baselines are scored on exactly the model's examples, and tests watch when labels come
+        self.on_label = on_label
+        self.profiles: dict[str, Profile] = {}
+        self.partition_of: dict[str, Any] = {}
+        self.open: dict[str, float] = {}  # profile id -> last event time of its open session
+        self._expiry: list[tuple[float, str]] = []  # heap over ``open``, stale entries skipped
+        self.dirty: set[str] = set()
+        self.event_time = 0.0  # latest event time seen
+        self.tombstones: dict[str, float] = {}  # forget key -> time of the request
+        self.counters = Counters()
+
+    # --- events -------------------------------------------------------------------------------
+
+    def process(self, obs: Observation, partition: Any = None) -> bool:
+        """Apply one observation; False when it was skipped (bot, duplicate, forgotten)."""
+        self.counters.events += 1
+        if obs.is_bot:
+            self.counters.bots += 1
+            return False
+        if self.tombstones:
+            forgotten_at = self.tombstones.get(forget_key(obs.visitor_id))
+            if forgotten_at is not None and obs.ts <= forgotten_at:
+                self.counters.forgotten += 1
+                return False
+        profile_id = self._identity(obs.visitor_id)
+        profile = self.profile(profile_id, partition)
+        if is_duplicate(profile, obs.event_id):
+            self.counters.duplicates += 1
+            return False
+        if obs.ts > self.event_time:
+            self.event_time = obs.ts
+        if session_expired(profile, obs.ts, self.gap_s):
+            self._close(profile)
+        session = profile.session or start_session(profile, obs)
+        applied = apply(profile, obs)
+        if applied.purchase:
+            self._label(session, True)
+        self._learn_items(obs, applied.viewed, applied.viewed_before, applied.bought)
+        if obs.event_type != "page_ping":
+            x = feats.features(profile)
+            p = self.model.predict(x)
+            profile.intent = p
+            self._offer(session, Snapshot(feats.as_list(x), p, feats.VERSION), obs.event_id)
+        self._track_open(profile_id, session.last)
+        self.dirty.add(profile_id)
+        self.counters.applied += 1
+        return True
+
+    def _learn_items(self, obs: Observation, viewed: str | None, viewed_before: tuple[str, ...],
+                     bought: tuple[str, ...]) -> None:
+        graph = self.graph
+        if obs.product is not None:
+            graph.observe_item(obs.product, obs.url if obs.event_type == "product_view" else None)
+        for item in obs.order_items or obs.products:
+            graph.observe_item(item)
+        if viewed is not None:
+            graph.observe_view(viewed, viewed_before)
+        if bought:
+            graph.observe_order(bought)
+
+    def _offer(self, session: Session, snapshot: Snapshot, event_id: str) -> None:
+        """Reservoir sampling, seeded by the event id so a replay keeps the same snapshots."""
+        session.snapshots_offered += 1
+        if len(session.pending) < self.max_pending:
+            session.pending.append(snapshot)
+            return
+        slot = zlib.crc32(f"{event_id}:{session.snapshots_offered}".encode()) \
+            % session.snapshots_offered
+        if slot < self.max_pending:
+            session.pending[slot] = snapshot
+
+    def _label(self, session: Session, outcome: bool) -> None:
+        """Learn every snapshot waiting in ``session`` with ``outcome``, once."""
+        for snapshot in session.pending:
+            if snapshot.version != feats.VERSION:
+                continue  # written by code with another feature set: unreadable, skip
+            x = feats.from_list(snapshot.x)
+            self.model.learn(x, outcome, snapshot.p)
+            if self.on_label is not None:
+                self.on_label(x, outcome, snapshot.p)
+            if outcome:
+                self.counters.positives += 1
+            else:
+                self.counters.negatives += 1
+        session.pending = []
+        session.snapshots_offered = 0
+
+    # --- sessions -----------------------------------------------------------------------------
+
+    def _track_open(self, profile_id: str, last: float) -> None:
+        if self.open.get(profile_id) != last:
+            self.open[profile_id] = last
+            heapq.heappush(self._expiry, (last, profile_id))
+
+    def _close(self, profile: Profile) -> None:
+        session = close_session(profile)
+        if session is None:
+            return
+        self._label(session, False)
+        self.open.pop(profile.profile_id, None)
+        profile.intent = self.model.predict(feats.features(profile))
+        self.dirty.add(profile.profile_id)
+        self.counters.sessions_closed += 1
+
+    def advance(self, stream_time: float) -> int:
+        """Close every session idle for longer than the gap at ``stream_time``; how many."""
+        closed = 0
+        expiry = self._expiry
+        while expiry and expiry[0][0] + self.gap_s < stream_time:
+            last, profile_id = heapq.heappop(expiry)
+            if self.open.get(profile_id) != last:
+                continue  # the session moved on (or closed) since this entry was pushed
+            profile = self.profile(profile_id, self.partition_of.get(profile_id))
+            if profile.session is not None and profile.session.last == last:
+                self._close(profile)
+                closed += 1
+            else:
+                self.open.pop(profile_id, None)
+        return closed
+
+    def restore_open(self, sessions: dict[str, float], partition: Any = None) -> None:
+        """Track open sessions a store reports (after a restart or a partition assignment)."""
+        for profile_id, last in sessions.items():
+            self.partition_of.setdefault(profile_id, partition)
+            self._track_open(profile_id, last)
+
+    # --- profiles -----------------------------------------------------------------------------
+
+    def profile(self, profile_id: str, partition: Any = None) -> Profile:
+        """The cached profile, else the stored one, else a new one."""
+        profile = self.profiles.get(profile_id)
+        if profile is None:
+            profile = self._load(profile_id) or Profile(profile_id)
+            self.profiles[profile_id] = profile
+            self.partition_of[profile_id] = partition
+            if profile.session is not None:
+                self._track_open(profile_id, profile.session.last)
+        return profile
+
+    def publish(self, now: float) -> list[Profile]:
+        """Segment and recommendations for every changed profile; the profiles to store."""
+        out = []
+        for profile_id in self.dirty:
+            profile = self.profiles.get(profile_id)
+            if profile is None:
+                continue
+            profile.segment = segment_of(profile, profile.intent, now)
+            profile.recommendations = self.graph.for_profile(profile, now)
+            out.append(profile)
+        return out
+
+    def forget(self, tombstones: dict[str, float]) -> list[str]:
+        """Apply tombstones: drop matching cached profiles; returns their ids."""
+        self.tombstones.update(tombstones)
+        dropped = [
+            profile_id for profile_id, profile in self.profiles.items()
+            if any(forget_key(v) in tombstones for v in (profile.visitor_ids or [profile_id]))
+        ]
+        self.drop(dropped)
+        return dropped
+
+    def drop(self, profile_ids: Iterable[str]) -> None:
+        """Forget cached profiles (forgotten visitors, partitions handed to another worker)."""
+        for profile_id in list(profile_ids):
+            self.profiles.pop(profile_id, None)
+            self.partition_of.pop(profile_id, None)
+            self.open.pop(profile_id, None)
+            self.dirty.discard(profile_id)
+
+    def release(self, partitions: Iterable[Any]) -> None:
+        """Drop everything cached for ``partitions`` (they now belong to another worker)."""
+        gone = set(partitions)
+        self.drop([pid for pid, part in self.partition_of.items() if part in gone])
+
+    def evict(self, keep: int) -> None:
+        """Bound memory: drop clean profiles without an open session beyond ``keep``."""
+        excess = len(self.profiles) - keep
+        if excess <= 0:
+            return
+        idle = [pid for pid in self.profiles if pid not in self.open and pid not in self.dirty]
+        self.drop(idle[:excess])
+
+    def state(self) -> dict[str, Any]:
+        """What the worker checkpoints besides profiles and the graph."""
+        return {"event_time": self.event_time, "counters": asdict(self.counters)}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        self.event_time = float(state.get("event_time", 0.0))
+        self.counters = Counters(**state.get("counters", {}))

@@ -1,0 +1,58 @@
+"""``clickloop report uplift``: did personalization help? Treated arms against the holdout.
+
+Reads the profiles from the configured store (the worker records each visitor's arm and what
+they bought after their first exposure) and prints conversion and revenue per visitor per arm,
+with the difference and its confidence interval (``--json`` for machines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+
+from personalization.uplift import exposed_rows, format_report, uplift
+from tracker.settings import Settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    reports = parser.add_subparsers(dest="report", metavar="REPORT")
+    reports.required = True
+    up = reports.add_parser("uplift", help="personalization vs holdout: conversion, revenue")
+    up.add_argument("--slot", default=None, help="only visitors exposed in this slot")
+    up.add_argument("--since", default=None,
+                    help="only visitors first exposed from this date (YYYY-MM-DD, UTC)")
+    up.add_argument("--confidence", type=float, default=0.95,
+                    help="confidence level of the intervals (default 0.95)")
+    up.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if not 0.5 <= args.confidence < 1:
+        print("clickloop report: --confidence must be in [0.5, 1), e.g. 0.95", file=sys.stderr)
+        return 2
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since + "T00:00:00+00:00").timestamp()
+        except ValueError:
+            print(f"clickloop report: --since {args.since!r} is not a date like 2026-11-01",
+                  file=sys.stderr)
+            return 2
+    from personalization.stores import STORE_ERRORS, open_store
+
+    store = open_store(settings)
+    try:
+        report = uplift(exposed_rows(store.iter_profiles(), args.slot, since), args.confidence)
+    except STORE_ERRORS as exc:
+        print(f"clickloop report: the store is unusable: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        scope = f" in slot {args.slot!r}" if args.slot else ""
+        print(format_report(report, f"Uplift of personalization over the holdout{scope}"))
+    return 0

@@ -1,0 +1,135 @@
+"""The one interface profiles, model and decisions are stored behind.
+
+Two implementations: :class:`~personalization.stores.embedded.EmbeddedStore` (SQLite files under
+the state dir: no service to run, several local processes) and
+:class:`~personalization.stores.redis_store.RedisStore` (several API instances and workers on
+several machines). Both pass the same contract tests (``tests/personalization/test_stores.py``).
+
+Who calls what:
+
+- the decision API reads a profile by *visitor id* (the store resolves it to a profile id),
+  the popular items and the model summary; it logs decisions and forgets visitors;
+- the worker loads a profile with its worker part, its checkpoint (model, offsets), the open
+  sessions of a partition, the item graph and new tombstones; and saves a
+  :class:`Checkpoint` — profiles, graph increments, model, *and the Kafka offsets that produced
+  them* — in one atomic write. On restart it seeks to those offsets, so each event changes the
+  stored state exactly once, whatever moment the worker died at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from personalization.forgetting import Forgotten, Tombstone
+from personalization.profile import Profile
+from personalization.recommend import GraphDelta
+
+DECISION_TTL_S = 7 * 86_400  # decisions are kept a week: long enough to attribute an outcome
+
+
+class StoreError(RuntimeError):
+    """The store cannot be reached or used; the message says which and why."""
+
+
+@dataclass
+class Checkpoint:
+    """Everything one worker checkpoint writes, atomically."""
+
+    group: str
+    offsets: dict[str, int]  # "topic:partition" -> next offset to read
+    profiles: list[Profile]
+    sources: dict[str, str]  # profile id -> "topic:partition" it is read from
+    worker_state: bytes  # pickled model + engine state
+    summary: dict[str, Any]  # model summary for the API
+    graph: GraphDelta = field(default_factory=GraphDelta)
+    popular: list[dict[str, Any]] = field(default_factory=list)
+    tombstone_cursor: str = "0"  # newest tombstone the worker has applied
+
+
+@dataclass
+class SaveResult:
+    """Profiles the store refused because their visitor was forgotten meanwhile, and the
+    tombstones that caused it, for the worker to apply."""
+
+    refused: list[str]
+    tombstones: list[Tombstone]
+    cursor: str
+
+
+@dataclass
+class WorkerCheckpoint:
+    worker_state: bytes | None
+    offsets: dict[str, int]
+
+
+@dataclass
+class GraphCounts:
+    items: dict[str, dict[str, Any]]
+    views: dict[str, int]
+    buys: dict[str, int]
+    coview: list[tuple[str, str, int]]
+    cobuy: list[tuple[str, str, int]]
+
+
+class Store(Protocol):
+    # --- decision API -------------------------------------------------------------------------
+    def resolve(self, visitor_id: str) -> str:
+        """The profile id a visitor id maps to (the visitor id itself unless linked)."""
+
+    def read_profile(self, visitor_id: str) -> Profile | None:
+        """The public part of the visitor's profile, or None."""
+
+    def popular(self) -> list[dict[str, Any]]:
+        """Popular items (sku, name, url, price), most popular first."""
+
+    def model_summary(self, group: str) -> dict[str, Any] | None:
+        """The worker's latest model summary and progressive metrics."""
+
+    def log_decision(self, record: dict[str, Any]) -> None:
+        """Keep a decision (``decision_id``, ``profile_id``, ``ts``, slot, variant, arm, ...)."""
+
+    def decision(self, decision_id: str) -> dict[str, Any] | None:
+        """A logged decision, for attributing a later outcome to it."""
+
+    def forget(self, visitor_id: str, now: float) -> Forgotten:
+        """Delete the visitor's profile, links and decisions; leave a tombstone."""
+
+    def ping(self) -> None:
+        """Raise :class:`StoreError` if the store cannot be used."""
+
+    # --- worker -------------------------------------------------------------------------------
+    def load_profile(self, profile_id: str) -> Profile | None:
+        """Public and worker parts of a profile."""
+
+    def load_checkpoint(self, group: str) -> WorkerCheckpoint:
+        """The group's last checkpoint (model blob and offsets), empty if none."""
+
+    def open_sessions(self, source: str) -> dict[str, float]:
+        """Profile id -> last event time of every open session read from ``source``."""
+
+    def load_graph(self) -> GraphCounts:
+        """All item counts."""
+
+    def tombstones(self, cursor: str) -> tuple[list[Tombstone], str]:
+        """Tombstones newer than ``cursor`` and the new cursor."""
+
+    def save(self, checkpoint: Checkpoint) -> SaveResult:
+        """Write a checkpoint atomically (see the module docstring)."""
+
+    # --- reports ------------------------------------------------------------------------------
+    def iter_profiles(self) -> Iterator[Profile]:
+        """Every stored profile (public part), in no particular order."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def decision_key_fields(record: dict[str, Any]) -> tuple[str, str, float]:
+    """(decision_id, profile_id, ts) of a decision record, checked."""
+    try:
+        return str(record["decision_id"]), str(record["profile_id"]), float(record["ts"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"a decision record needs decision_id, profile_id and ts: {exc}") \
+            from None

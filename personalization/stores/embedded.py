@@ -1,0 +1,278 @@
+"""The embedded store: SQLite files under ``<state>/personalization/``, nothing to install.
+
+Why SQLite rather than pickled snapshots: the worker and every gunicorn worker of the API are
+separate processes. SQLite in WAL mode gives them what they need without a server: the worker's
+checkpoint is one transaction (profiles + graph + model + Kafka offsets, fsync'd), API readers
+never wait for it, and a profile read is one indexed lookup instead of reloading a snapshot.
+
+Decisions go to a second file so that API writes never queue behind a worker checkpoint.
+Connections are per process and thread (a SQLite connection must not cross a fork).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from personalization.forgetting import TOMBSTONE_DAYS, Forgotten, Tombstone, forget_key
+from personalization.profile import Profile, from_dicts, public_dict, worker_dict
+from personalization.stores.base import (
+    DECISION_TTL_S,
+    Checkpoint,
+    GraphCounts,
+    SaveResult,
+    StoreError,
+    WorkerCheckpoint,
+    decision_key_fields,
+)
+
+PROFILES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS profiles (
+    profile_id TEXT PRIMARY KEY, source TEXT, session_last REAL, data TEXT NOT NULL, worker TEXT);
+CREATE INDEX IF NOT EXISTS profiles_open ON profiles (source, session_last)
+    WHERE session_last IS NOT NULL;
+CREATE TABLE IF NOT EXISTS links (visitor_id TEXT PRIMARY KEY, profile_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS links_profile ON links (profile_id);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    grp TEXT PRIMARY KEY, worker_state BLOB, summary TEXT, saved REAL);
+CREATE TABLE IF NOT EXISTS offsets (
+    grp TEXT, source TEXT, next INTEGER NOT NULL, PRIMARY KEY (grp, source));
+CREATE TABLE IF NOT EXISTS items (
+    sku TEXT PRIMARY KEY, info TEXT NOT NULL, views INTEGER NOT NULL, buys INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS pairs (
+    kind TEXT, a TEXT, b TEXT, n INTEGER NOT NULL, PRIMARY KEY (kind, a, b)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tombstones (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, at REAL NOT NULL);
+"""
+
+DECISIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS decisions (
+    decision_id TEXT PRIMARY KEY, profile_id TEXT NOT NULL, ts REAL NOT NULL, record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS decisions_profile ON decisions (profile_id);
+CREATE INDEX IF NOT EXISTS decisions_ts ON decisions (ts);
+"""
+
+_PRUNE_EVERY = 1000  # decision inserts between deletions of expired decisions
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class EmbeddedStore:
+    """SQLite-backed :class:`~personalization.stores.base.Store`."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store folder {self.folder}: {exc}") from None
+        self.profiles_path = self.folder / "profiles.sqlite"
+        self.decisions_path = self.folder / "decisions.sqlite"
+        self._local = threading.local()
+        self._inserts = 0
+        self._conn("profiles").executescript(PROFILES_SCHEMA)
+        self._conn("decisions").executescript(DECISIONS_SCHEMA)
+
+    def _conn(self, name: str) -> sqlite3.Connection:
+        conns = getattr(self._local, "conns", None)
+        if conns is None or self._local.pid != os.getpid():
+            conns = self._local.conns = {}
+            self._local.pid = os.getpid()
+        conn = conns.get(name)
+        if conn is None:
+            path = self.profiles_path if name == "profiles" else self.decisions_path
+            try:
+                conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                # checkpoints must survive a power cut; decisions may lose the last instant
+                conn.execute("PRAGMA synchronous=" + ("FULL" if name == "profiles" else "NORMAL"))
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open {path}: {exc}") from None
+            conns[name] = conn
+        return conn
+
+    def close(self) -> None:
+        conns = getattr(self._local, "conns", None) or {}
+        for conn in conns.values():
+            conn.close()
+        conns.clear()
+
+    def ping(self) -> None:
+        try:
+            self._conn("profiles").execute("SELECT 1").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"embedded store {self.profiles_path}: {exc}") from None
+
+    # --- decision API -------------------------------------------------------------------------
+
+    def resolve(self, visitor_id: str) -> str:
+        row = self._conn("profiles").execute(
+            "SELECT profile_id FROM links WHERE visitor_id = ?", (visitor_id,)).fetchone()
+        return row[0] if row else visitor_id
+
+    def read_profile(self, visitor_id: str) -> Profile | None:
+        row = self._conn("profiles").execute(
+            "SELECT data FROM profiles WHERE profile_id = "
+            "coalesce((SELECT profile_id FROM links WHERE visitor_id = ?1), ?1)",
+            (visitor_id,)).fetchone()
+        return from_dicts(json.loads(row[0])) if row else None
+
+    def popular(self) -> list[dict[str, Any]]:
+        row = self._conn("profiles").execute(
+            "SELECT value FROM kv WHERE key = 'popular'").fetchone()
+        return json.loads(row[0]) if row else []
+
+    def model_summary(self, group: str) -> dict[str, Any] | None:
+        row = self._conn("profiles").execute(
+            "SELECT summary, saved FROM checkpoints WHERE grp = ?", (group,)).fetchone()
+        if not row or row[0] is None:
+            return None
+        return {**json.loads(row[0]), "saved": row[1]}
+
+    def log_decision(self, record: dict[str, Any]) -> None:
+        decision_id, profile_id, ts = decision_key_fields(record)
+        conn = self._conn("decisions")
+        conn.execute("INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?)",
+                     (decision_id, profile_id, ts, _dumps(record)))
+        self._inserts += 1
+        if self._inserts % _PRUNE_EVERY == 0:
+            conn.execute("DELETE FROM decisions WHERE ts < ?", (time.time() - DECISION_TTL_S,))
+
+    def decision(self, decision_id: str) -> dict[str, Any] | None:
+        row = self._conn("decisions").execute(
+            "SELECT record FROM decisions WHERE decision_id = ?", (decision_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def forget(self, visitor_id: str, now: float) -> Forgotten:
+        conn = self._conn("profiles")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            profile_id = self.resolve(visitor_id)
+            row = conn.execute("SELECT data FROM profiles WHERE profile_id = ?",
+                               (profile_id,)).fetchone()
+            visitors = {visitor_id, profile_id}
+            if row:
+                visitors.update(json.loads(row[0]).get("visitor_ids") or [])
+            linked = [r[0] for r in conn.execute(
+                "SELECT visitor_id FROM links WHERE profile_id = ?", (profile_id,))]
+            visitors.update(linked)
+            profiles = conn.execute("DELETE FROM profiles WHERE profile_id = ?",
+                                    (profile_id,)).rowcount
+            links = conn.execute("DELETE FROM links WHERE profile_id = ? OR visitor_id = ?",
+                                 (profile_id, visitor_id)).rowcount
+            conn.executemany("INSERT INTO tombstones (key, at) VALUES (?, ?)",
+                             [(forget_key(v), now) for v in sorted(visitors)])
+            conn.execute("DELETE FROM tombstones WHERE at < ?", (now - TOMBSTONE_DAYS * 86_400,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        decisions = self._conn("decisions").execute(
+            "DELETE FROM decisions WHERE profile_id = ?", (profile_id,)).rowcount
+        return Forgotten(profile_id, profiles, links, decisions)
+
+    # --- worker -------------------------------------------------------------------------------
+
+    def load_profile(self, profile_id: str) -> Profile | None:
+        row = self._conn("profiles").execute(
+            "SELECT data, worker FROM profiles WHERE profile_id = ?", (profile_id,)).fetchone()
+        if not row:
+            return None
+        return from_dicts(json.loads(row[0]), json.loads(row[1]) if row[1] else None)
+
+    def load_checkpoint(self, group: str) -> WorkerCheckpoint:
+        conn = self._conn("profiles")
+        row = conn.execute("SELECT worker_state FROM checkpoints WHERE grp = ?",
+                           (group,)).fetchone()
+        offsets = dict(conn.execute("SELECT source, next FROM offsets WHERE grp = ?", (group,)))
+        return WorkerCheckpoint(row[0] if row else None, offsets)
+
+    def open_sessions(self, source: str) -> dict[str, float]:
+        return dict(self._conn("profiles").execute(
+            "SELECT profile_id, session_last FROM profiles "
+            "WHERE source = ? AND session_last IS NOT NULL", (source,)))
+
+    def load_graph(self) -> GraphCounts:
+        conn = self._conn("profiles")
+        items, views, buys = {}, {}, {}
+        for sku, info, n_views, n_buys in conn.execute("SELECT sku, info, views, buys FROM items"):
+            parsed = json.loads(info)
+            if parsed:
+                items[sku] = parsed
+            views[sku], buys[sku] = n_views, n_buys
+        coview = list(conn.execute("SELECT a, b, n FROM pairs WHERE kind = 'view'"))
+        cobuy = list(conn.execute("SELECT a, b, n FROM pairs WHERE kind = 'buy'"))
+        return GraphCounts(items, views, buys, coview, cobuy)
+
+    def tombstones(self, cursor: str) -> tuple[list[Tombstone], str]:
+        rows = self._conn("profiles").execute(
+            "SELECT id, key, at FROM tombstones WHERE id > ? ORDER BY id", (int(cursor),)
+        ).fetchall()
+        if not rows:
+            return [], cursor
+        return [Tombstone(key, at) for _, key, at in rows], str(rows[-1][0])
+
+    def save(self, checkpoint: Checkpoint) -> SaveResult:
+        conn = self._conn("profiles")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # tombstones written since the worker last looked: refuse those profiles
+            tombstones, cursor = self.tombstones(checkpoint.tombstone_cursor)
+            keys = {t.key for t in tombstones}
+            refused = [p.profile_id for p in checkpoint.profiles if keys and any(
+                forget_key(v) in keys for v in (p.visitor_ids or [p.profile_id]))]
+            skip = set(refused)
+            conn.executemany(
+                "INSERT OR REPLACE INTO profiles VALUES (?, ?, ?, ?, ?)",
+                [(p.profile_id, checkpoint.sources.get(p.profile_id),
+                  p.session.last if p.session else None, _dumps(public_dict(p)),
+                  _dumps(worker_dict(p)))
+                 for p in checkpoint.profiles if p.profile_id not in skip])
+            conn.executemany(
+                "INSERT INTO offsets VALUES (?, ?, ?) ON CONFLICT (grp, source) "
+                "DO UPDATE SET next = excluded.next",
+                [(checkpoint.group, source, offset)
+                 for source, offset in checkpoint.offsets.items()])
+            conn.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)",
+                         (checkpoint.group, checkpoint.worker_state,
+                          _dumps(checkpoint.summary), time.time()))
+            self._save_graph(conn, checkpoint)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return SaveResult(refused, tombstones, cursor)
+
+    def _save_graph(self, conn: sqlite3.Connection, checkpoint: Checkpoint) -> None:
+        delta = checkpoint.graph
+        skus = set(delta.items) | set(delta.views) | set(delta.buys)
+        conn.executemany(
+            "INSERT INTO items VALUES (?1, ?2, ?3, ?4) ON CONFLICT (sku) DO UPDATE SET "
+            "info = CASE WHEN ?2 = '{}' THEN info ELSE ?2 END, "
+            "views = views + ?3, buys = buys + ?4",
+            [(sku, _dumps(delta.items.get(sku, {})), delta.views.get(sku, 0),
+              delta.buys.get(sku, 0)) for sku in sorted(skus)])
+        for kind, counts in (("view", delta.coview), ("buy", delta.cobuy)):
+            conn.executemany(
+                "INSERT INTO pairs VALUES (?, ?, ?, ?) ON CONFLICT (kind, a, b) "
+                "DO UPDATE SET n = n + excluded.n",
+                [(kind, a, b, n) for (a, b), n in counts.items()])
+        if checkpoint.popular:
+            conn.execute("INSERT OR REPLACE INTO kv VALUES ('popular', ?)",
+                         (_dumps(checkpoint.popular),))
+
+    # --- reports ------------------------------------------------------------------------------
+
+    def iter_profiles(self) -> Iterator[Profile]:
+        cursor = self._conn("profiles").execute("SELECT data FROM profiles")
+        for (data,) in cursor:
+            yield from_dicts(json.loads(data))

@@ -1,0 +1,272 @@
+"""The Redis store: profiles, model and decisions shared by several API instances and workers.
+
+Key layout (every key starts with ``settings.personalization.redis_prefix``, ``clickloop:``):
+
+===============================  ===============================================================
+key                              what
+===============================  ===============================================================
+``profile:<profile id>``         hash: ``data`` (public JSON), ``worker`` (worker JSON),
+                                 ``source`` (``topic:partition`` it is read from)
+``link:<visitor id>``            string: the profile id, when it differs from the visitor id
+``links-of:<profile id>``        set: the visitor ids linked to a profile
+``open:<topic>:<partition>``     sorted set: profile id -> last event time of an open session
+``offsets:<group>``              hash: ``topic:partition`` -> next offset (see the worker)
+``state:<group>``                hash: ``worker_state`` (pickled model), ``summary``, ``saved``
+``items``, ``views``, ``buys``   hashes: sku -> catalogue JSON / view count / order count
+``pairs:view``, ``pairs:buy``    hashes: ``a<US>b`` -> co-occurrence count
+``popular``                      string: the popular items JSON
+``tombstones``                   stream: ``key``, ``at`` (see :mod:`personalization.forgetting`)
+``decision:<decision id>``       string with a TTL: the decision record
+``decisions:<profile id>``       list: that profile's recent decision ids (to forget them)
+===============================  ===============================================================
+
+A checkpoint is one ``MULTI``/``EXEC`` under ``WATCH tombstones``: if a visitor is forgotten while
+the worker prepares it, the transaction fails and is rebuilt without that visitor.
+
+The model is stored pickled: whoever can write to this Redis can run code in the workers, as
+with any pickle. Keep Redis private (bind to a private network, ``requirepass``/ACLs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+
+from personalization.forgetting import TOMBSTONE_DAYS, Forgotten, Tombstone, forget_key
+from personalization.profile import Profile, from_dicts, public_dict, worker_dict
+from personalization.stores.base import (
+    DECISION_TTL_S,
+    Checkpoint,
+    GraphCounts,
+    SaveResult,
+    StoreError,
+    WorkerCheckpoint,
+    decision_key_fields,
+)
+
+PAIR_SEP = "\x1f"
+DECISIONS_PER_PROFILE = 200
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class RedisStore:
+    """Redis-backed :class:`~personalization.stores.base.Store`."""
+
+    def __init__(self, url: str, prefix: str = "clickloop:"):
+        self.url = url
+        self.prefix = prefix
+        self._client: redis.Redis | None = None
+        self._pid = 0
+
+    @property
+    def r(self) -> redis.Redis:
+        # one client (and connection pool) per process: sockets must not cross a fork
+        if self._client is None or self._pid != os.getpid():
+            try:
+                self._client = redis.Redis.from_url(self.url, socket_timeout=5,
+                                                    socket_connect_timeout=5)
+            except ValueError as exc:
+                raise StoreError(f"CLICKLOOP_REDIS_URL={self.url!r}: {exc}") from None
+            self._pid = os.getpid()
+        return self._client
+
+    def k(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def ping(self) -> None:
+        try:
+            self.r.ping()
+        except redis.RedisError as exc:
+            raise StoreError(f"Redis at {self.url}: {exc}") from None
+
+    # --- decision API -------------------------------------------------------------------------
+
+    def resolve(self, visitor_id: str) -> str:
+        linked = self.r.get(self.k("link", visitor_id))
+        return linked.decode() if linked else visitor_id
+
+    def read_profile(self, visitor_id: str) -> Profile | None:
+        pipe = self.r.pipeline(transaction=False)
+        pipe.get(self.k("link", visitor_id))
+        pipe.hget(self.k("profile", visitor_id), "data")
+        linked, data = pipe.execute()
+        if linked and linked.decode() != visitor_id:
+            data = self.r.hget(self.k("profile", linked.decode()), "data")
+        return from_dicts(json.loads(data)) if data else None
+
+    def popular(self) -> list[dict[str, Any]]:
+        data = self.r.get(self.k("popular"))
+        return json.loads(data) if data else []
+
+    def model_summary(self, group: str) -> dict[str, Any] | None:
+        summary, saved = self.r.hmget(self.k("state", group), ["summary", "saved"])
+        if summary is None:
+            return None
+        return {**json.loads(summary), "saved": float(saved) if saved else None}
+
+    def log_decision(self, record: dict[str, Any]) -> None:
+        decision_id, profile_id, _ = decision_key_fields(record)
+        index = self.k("decisions", profile_id)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.set(self.k("decision", decision_id), _dumps(record), ex=DECISION_TTL_S)
+        pipe.rpush(index, decision_id)
+        pipe.ltrim(index, -DECISIONS_PER_PROFILE, -1)
+        pipe.expire(index, DECISION_TTL_S)
+        pipe.execute()
+
+    def decision(self, decision_id: str) -> dict[str, Any] | None:
+        data = self.r.get(self.k("decision", decision_id))
+        return json.loads(data) if data else None
+
+    def forget(self, visitor_id: str, now: float) -> Forgotten:
+        r = self.r
+        profile_id = self.resolve(visitor_id)
+        data, source = r.hmget(self.k("profile", profile_id), ["data", "source"])
+        visitors = {visitor_id, profile_id}
+        if data:
+            visitors.update(json.loads(data).get("visitor_ids") or [])
+        linked = {v.decode() for v in r.smembers(self.k("links-of", profile_id))}
+        visitors.update(linked)
+        decision_ids = [d.decode() for d in r.lrange(self.k("decisions", profile_id), 0, -1)]
+        pipe = r.pipeline(transaction=True)
+        pipe.delete(self.k("profile", profile_id))
+        pipe.delete(*(self.k("link", v) for v in sorted(visitors)))
+        pipe.delete(self.k("links-of", profile_id), self.k("decisions", profile_id))
+        pipe.delete(self.k("decision", "-"), *(self.k("decision", d) for d in decision_ids))
+        if source:
+            pipe.zrem(self.k("open", source.decode()), profile_id)
+        for v in sorted(visitors):
+            pipe.xadd(self.k("tombstones"), {"key": forget_key(v), "at": repr(now)})
+        pipe.xtrim(self.k("tombstones"),
+                   minid=f"{int((now - TOMBSTONE_DAYS * 86_400) * 1000)}-0", approximate=True)
+        profiles, links, _, decisions, *_ = pipe.execute()
+        return Forgotten(profile_id, int(profiles), int(links), int(decisions))
+
+    # --- worker -------------------------------------------------------------------------------
+
+    def load_profile(self, profile_id: str) -> Profile | None:
+        data, worker = self.r.hmget(self.k("profile", profile_id), ["data", "worker"])
+        if not data:
+            return None
+        return from_dicts(json.loads(data), json.loads(worker) if worker else None)
+
+    def load_checkpoint(self, group: str) -> WorkerCheckpoint:
+        state = self.r.hget(self.k("state", group), "worker_state")
+        offsets = {k.decode(): int(v) for k, v in
+                   self.r.hgetall(self.k("offsets", group)).items()}
+        return WorkerCheckpoint(state, offsets)
+
+    def open_sessions(self, source: str) -> dict[str, float]:
+        return {member.decode(): score for member, score in
+                self.r.zrange(self.k("open", source), 0, -1, withscores=True)}
+
+    def load_graph(self) -> GraphCounts:
+        pipe = self.r.pipeline(transaction=False)
+        for name in ("items", "views", "buys", "pairs:view", "pairs:buy"):
+            pipe.hgetall(self.k(name))
+        items, views, buys, coview, cobuy = pipe.execute()
+
+        def pairs(raw: dict[bytes, bytes]) -> list[tuple[str, str, int]]:
+            out = []
+            for field, n in raw.items():
+                a, _, b = field.decode().partition(PAIR_SEP)
+                out.append((a, b, int(n)))
+            return out
+
+        return GraphCounts(
+            {sku.decode(): json.loads(info) for sku, info in items.items()},
+            {sku.decode(): int(n) for sku, n in views.items()},
+            {sku.decode(): int(n) for sku, n in buys.items()},
+            pairs(coview), pairs(cobuy),
+        )
+
+    def tombstones(self, cursor: str, client: Any = None) -> tuple[list[Tombstone], str]:
+        low = "-" if cursor in ("", "0") else "(" + cursor
+        entries = (client or self.r).xrange(self.k("tombstones"), min=low, max="+")
+        if not entries:
+            return [], cursor
+        out = [Tombstone(fields[b"key"].decode(), float(fields[b"at"]))
+               for _, fields in entries]
+        return out, entries[-1][0].decode()
+
+    def save(self, checkpoint: Checkpoint) -> SaveResult:
+        with self.r.pipeline(transaction=True) as pipe:
+            for _ in range(20):
+                try:
+                    pipe.watch(self.k("tombstones"))
+                    tombstones, cursor = self.tombstones(checkpoint.tombstone_cursor, pipe)
+                    keys = {t.key for t in tombstones}
+                    refused = [p.profile_id for p in checkpoint.profiles if keys and any(
+                        forget_key(v) in keys for v in (p.visitor_ids or [p.profile_id]))]
+                    pipe.multi()
+                    self._queue_checkpoint(pipe, checkpoint, set(refused))
+                    pipe.execute()
+                    return SaveResult(refused, tombstones, cursor)
+                except redis.WatchError:
+                    continue  # a visitor was forgotten meanwhile: look again
+        raise StoreError("could not save a checkpoint: visitors kept being forgotten during it")
+
+    def _queue_checkpoint(self, pipe: Any, checkpoint: Checkpoint, skip: set[str]) -> None:
+        for profile in checkpoint.profiles:
+            pid = profile.profile_id
+            if pid in skip:
+                continue
+            source = checkpoint.sources.get(pid) or ""
+            pipe.hset(self.k("profile", pid), mapping={
+                "data": _dumps(public_dict(profile)), "worker": _dumps(worker_dict(profile)),
+                "source": source})
+            if source:
+                if profile.session is not None:
+                    pipe.zadd(self.k("open", source), {pid: profile.session.last})
+                else:
+                    pipe.zrem(self.k("open", source), pid)
+        if checkpoint.offsets:
+            pipe.hset(self.k("offsets", checkpoint.group), mapping=checkpoint.offsets)
+        pipe.hset(self.k("state", checkpoint.group), mapping={
+            "worker_state": checkpoint.worker_state, "summary": _dumps(checkpoint.summary),
+            "saved": repr(time.time())})
+        delta = checkpoint.graph
+        if delta.items:
+            pipe.hset(self.k("items"), mapping={sku: _dumps(info)
+                                                for sku, info in delta.items.items()})
+        for name, counts in (("views", delta.views), ("buys", delta.buys)):
+            for sku, n in counts.items():
+                pipe.hincrby(self.k(name), sku, n)
+        for name, pairs in (("pairs:view", delta.coview), ("pairs:buy", delta.cobuy)):
+            for (a, b), n in pairs.items():
+                pipe.hincrby(self.k(name), a + PAIR_SEP + b, n)
+        if checkpoint.popular:
+            pipe.set(self.k("popular"), _dumps(checkpoint.popular))
+
+    # --- reports ------------------------------------------------------------------------------
+
+    def iter_profiles(self) -> Iterator[Profile]:
+        batch: list[bytes] = []
+        for key in self.r.scan_iter(match=self.k("profile", "*"), count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                yield from self._read_batch(batch)
+                batch = []
+        if batch:
+            yield from self._read_batch(batch)
+
+    def _read_batch(self, keys: list[bytes]) -> Iterator[Profile]:
+        pipe = self.r.pipeline(transaction=False)
+        for key in keys:
+            pipe.hget(key, "data")
+        for data in pipe.execute():
+            if data:
+                yield from_dicts(json.loads(data))

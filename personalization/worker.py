@@ -1,0 +1,256 @@
+"""The personalization worker: a Kafka consumer group member feeding the :class:`Engine`.
+
+Exactly-once state, at-least-once reading: the store is the source of truth for offsets.
+
+- Every checkpoint writes, in one atomic store transaction, the changed profiles, the item-graph
+  increments, the pickled model *and the next offset of every partition the worker owns*.
+- When partitions are assigned (start, restart, rebalance) the worker seeks each one to the
+  offset in the store, not to Kafka's committed offset. Events after the last checkpoint are
+  read again, but the state they had produced was never stored, so each event changes the
+  stored state once: a worker killed at any instant and restarted loses nothing and counts
+  nothing twice.
+- Kafka's committed offsets are written after each checkpoint, never before it, so lag
+  monitoring works and a consumer without our store would still not skip anything.
+- Before a partition is handed to another worker, the worker checkpoints and drops its cache of
+  that partition's visitors.
+
+Stream time drives session closing: the newest event time seen, advanced by the wall clock
+while no newer event arrives (so sessions still close when traffic stops, and a replay of old
+events closes sessions at the replayed pace, not all at once).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from personalization.engine import Engine
+from personalization.intent import IntentModel
+from personalization.observation import UnusableEvent, read_record
+from personalization.recommend import ItemGraph
+from personalization.stores import Checkpoint, Store
+from tracker.settings import Settings
+
+log = logging.getLogger("clickloop.personalization.worker")
+
+MAX_CACHED_PROFILES = 100_000
+GRAPH_REFRESH_S = 60.0  # pick up other workers' item counts this often
+TOMBSTONE_POLL_S = 0.5
+STATS_EVERY_S = 60.0
+
+
+def source_of(topic: str, partition: int) -> str:
+    return f"{topic}:{partition}"
+
+
+class Worker:
+    """One worker: restore, consume, learn, checkpoint. ``run`` until ``stop`` is set."""
+
+    def __init__(self, settings: Settings, store: Store, *, bootstrap: str,
+                 clock: Callable[[], float] = time.monotonic):
+        section = settings.personalization
+        self.settings = settings
+        self.store = store
+        self.bootstrap = bootstrap
+        self.topic = settings.kafka.topic
+        self.group = section.consumer_group
+        self.clock = clock
+        self.checkpoint_seconds = section.checkpoint_seconds
+        self.checkpoint_events = section.checkpoint_events
+        self.offsets: dict[str, int] = {}  # owned partition -> next offset to read
+        self.unusable = 0
+        self.since_checkpoint = 0
+        self.consumer: Any = None
+        self._tombstone_cursor = "0"
+        self._restore(section.intent_model)
+
+    # --- state --------------------------------------------------------------------------------
+
+    def _restore(self, kind: str) -> None:
+        checkpoint = self.store.load_checkpoint(self.group)
+        state: dict[str, Any] = {}
+        if checkpoint.worker_state:
+            state = pickle.loads(checkpoint.worker_state)
+        model = state.get("model")
+        if model is not None and model.kind != kind:
+            log.warning("the checkpointed model is %r but CLICKLOOP_INTENT_MODEL=%r: starting a "
+                        "new %r model", model.kind, kind, kind)
+            model = None
+        graph = ItemGraph()
+        counts = self.store.load_graph()
+        graph.load(counts.items, counts.views, counts.buys, counts.coview, counts.cobuy)
+        self.engine = Engine(model or IntentModel(kind), graph,
+                             gap_s=self.settings.spark.session_gap_minutes * 60.0,
+                             load=self.store.load_profile)
+        self.engine.restore_state(state.get("engine", {}))
+        self._poll_tombstones()
+        self._seen_event_time = self.engine.event_time
+        self._seen_at = self.clock()
+        now = self.clock()
+        self._last_checkpoint = self._last_graph_refresh = self._last_tombstones = now
+        self._last_stats = now
+
+    def _poll_tombstones(self) -> None:
+        tombstones, self._tombstone_cursor = self.store.tombstones(self._tombstone_cursor)
+        if tombstones:
+            dropped = self.engine.forget({t.key: t.at for t in tombstones})
+            if dropped:
+                log.info("forgot %d cached profile(s) on request", len(dropped))
+
+    def stream_time(self) -> float:
+        """Newest event time seen, plus the wall time elapsed since it last moved."""
+        now = self.clock()
+        if self.engine.event_time > self._seen_event_time:
+            self._seen_event_time = self.engine.event_time
+            self._seen_at = now
+        return self.engine.event_time + (now - self._seen_at)
+
+    def checkpoint(self) -> None:
+        """Store profiles, graph, model and offsets atomically; then commit to Kafka."""
+        engine = self.engine
+        stream_time = self.stream_time()
+        profiles = engine.publish(stream_time)
+        sources = {p.profile_id: engine.partition_of.get(p.profile_id) or "" for p in profiles}
+        worker_state = pickle.dumps({"model": engine.model, "engine": engine.state()},
+                                    protocol=pickle.HIGHEST_PROTOCOL)
+        summary = {**engine.model.summary(), "counters": engine.state()["counters"],
+                   "unusable": self.unusable, "event_time": engine.event_time}
+        result = self.store.save(Checkpoint(
+            group=self.group, offsets=dict(self.offsets), profiles=profiles, sources=sources,
+            worker_state=worker_state, summary=summary, graph=engine.graph.delta,
+            popular=engine.graph.popular(20), tombstone_cursor=self._tombstone_cursor,
+        ))
+        engine.graph.clear_delta()
+        engine.dirty.clear()
+        if result.tombstones:
+            self._tombstone_cursor = result.cursor
+            engine.forget({t.key: t.at for t in result.tombstones})
+        engine.evict(MAX_CACHED_PROFILES)
+        self.since_checkpoint = 0
+        self._last_checkpoint = self.clock()
+        self._commit_kafka()
+
+    def _commit_kafka(self) -> None:
+        if self.consumer is None or not self.offsets:
+            return
+        from kafka import OffsetAndMetadata, TopicPartition
+
+        offsets = {}
+        for source, offset in self.offsets.items():
+            topic, _, partition = source.rpartition(":")
+            offsets[TopicPartition(topic, int(partition))] = OffsetAndMetadata(offset, "", -1)
+        try:
+            self.consumer.commit(offsets)
+        except Exception as exc:  # the store holds the truth; Kafka's copy is for monitoring
+            log.warning("could not commit offsets to Kafka (the store has them): %s", exc)
+
+    # --- consuming ----------------------------------------------------------------------------
+
+    def handle(self, source: str, offset: int, value: bytes) -> None:
+        """Process one record read from ``source`` at ``offset``."""
+        try:
+            obs = read_record(value)
+        except UnusableEvent as exc:
+            self.unusable += 1
+            if self.unusable <= 10 or self.unusable % 1000 == 0:
+                log.warning("skipping record %s@%d (%d so far): %s", source, offset,
+                            self.unusable, exc)
+        else:
+            self.engine.process(obs, source)
+        self.offsets[source] = offset + 1
+        self.since_checkpoint += 1
+
+    def assigned(self, partitions: list[Any]) -> None:
+        """Partitions are ours: seek to the store's offsets, track their open sessions."""
+        stored = self.store.load_checkpoint(self.group).offsets
+        for tp in partitions:
+            source = source_of(tp.topic, tp.partition)
+            if source in stored:
+                self.consumer.seek(tp, stored[source])
+                self.offsets[source] = stored[source]
+            self.engine.restore_open(self.store.open_sessions(source), source)
+        log.info("assigned %s", sorted(source_of(tp.topic, tp.partition) for tp in partitions))
+
+    def revoked(self, partitions: list[Any]) -> None:
+        """Partitions go to another worker: checkpoint first, then drop their cache."""
+        self.checkpoint()
+        sources = [source_of(tp.topic, tp.partition) for tp in partitions]
+        self.engine.release(sources)
+        for source in sources:
+            self.offsets.pop(source, None)
+        log.info("revoked %s", sorted(sources))
+
+    def tick(self) -> None:
+        """Time-driven work between polls: close idle sessions, apply tombstones, checkpoint."""
+        now = self.clock()
+        if now - self._last_tombstones >= TOMBSTONE_POLL_S:
+            self._poll_tombstones()
+            self._last_tombstones = now
+        self.engine.advance(self.stream_time())
+        due = self.since_checkpoint >= self.checkpoint_events or (
+            now - self._last_checkpoint >= self.checkpoint_seconds
+            and (self.since_checkpoint or self.engine.dirty))
+        if due:
+            self.checkpoint()
+        if now - self._last_graph_refresh >= GRAPH_REFRESH_S:
+            counts = self.store.load_graph()
+            self.engine.graph.load(counts.items, counts.views, counts.buys, counts.coview,
+                                   counts.cobuy)
+            self._last_graph_refresh = now
+        if now - self._last_stats >= STATS_EVERY_S:
+            self._last_stats = now
+            c = self.engine.counters
+            log.info("events %d (applied %d, bots %d, duplicates %d, unusable %d); sessions "
+                     "closed %d; labels +%d/-%d; %s", c.events, c.applied, c.bots, c.duplicates,
+                     self.unusable, c.sessions_closed, c.positives, c.negatives,
+                     self.engine.model.metrics.summary().get("roc_auc"))
+
+    def run(self, stop: threading.Event, *, consumer_config: dict[str, Any] | None = None) -> None:
+        """Consume until ``stop`` is set; checkpoint and leave the group cleanly."""
+        from kafka import ConsumerRebalanceListener, KafkaConsumer
+
+        worker = self
+
+        class Listener(ConsumerRebalanceListener):
+            def on_partitions_revoked(self, revoked: Any) -> None:
+                worker.revoked(list(revoked))
+
+            def on_partitions_assigned(self, assigned: Any) -> None:
+                worker.assigned(list(assigned))
+
+        config: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap,
+            "group_id": self.group,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "max_poll_records": 500,
+            "client_id": "clickloop-personalization",
+        }
+        instance_id = self.settings.personalization.worker_instance_id
+        if instance_id:
+            config["group_instance_id"] = instance_id
+        config.update(consumer_config or {})
+        self.consumer = KafkaConsumer(**config)
+        self.consumer.subscribe([self.topic], listener=Listener())
+        log.info("consuming %s as group %s from %s", self.topic, self.group, self.bootstrap)
+        try:
+            while not stop.is_set():
+                batches = self.consumer.poll(timeout_ms=200)
+                for tp, records in batches.items():
+                    source = source_of(tp.topic, tp.partition)
+                    if source not in self.offsets and not self._owned(tp):
+                        continue
+                    for record in records:
+                        self.handle(source, record.offset, record.value)
+                self.tick()
+            self.checkpoint()
+        finally:
+            self.consumer.close(autocommit=False)
+            self.consumer = None
+
+    def _owned(self, tp: Any) -> bool:
+        return tp in (self.consumer.assignment() or set())

@@ -1,0 +1,365 @@
+"""Batch job: web server access logs → ``page_view`` events in the event lake.
+
+``python -m stream_jobs.parse_logs access.log.1 access.log.2.gz --site https://shop.example``
+
+Per file: the format is detected from its first lines (or forced with ``--format``), every line
+is numbered, parsed and classified (:mod:`.log_parsing`), page requests are enriched with the
+collector's functions (:mod:`.log_enrichment`) and written to
+``events/event_date=…/ingest=log-<hash>/``, rejected lines to ``rejects/logs/ingest=log-<hash>/``
+with file name, line number and reason. ``<hash>`` comes from the file's name and content, and
+event ids from the content hash and line number, so parsing the same file again replaces exactly
+what the previous run wrote. The last line printed is a JSON summary with the counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bz2
+import dataclasses
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from stream_jobs.log_formats import FORMATS, UnknownFormat, detect_format
+from stream_jobs.log_parsing import LogFile, LogRules
+from tracker.settings import Settings
+
+SAMPLE_LINES = 50
+# the clock may run ahead of the server's a little; more than this is a broken timestamp
+FUTURE_SLACK = timedelta(days=1)
+
+
+class LogInputError(ValueError):
+    """An input file that cannot be parsed at all (missing, unreadable, unknown format)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Site:
+    """Scheme and host that turn a logged path into the page URL the contract requires."""
+
+    scheme: str = "http"
+    host: str = "localhost"
+
+    @classmethod
+    def parse(cls, text: str) -> Site:
+        parts = urlsplit(text if "://" in text else f"http://{text}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"--site {text!r}: expected a host or an http(s) URL")
+        return cls(parts.scheme, parts.netloc)
+
+
+def open_text(path: Path) -> IO[str]:
+    """Open a plain, gzip or bzip2 log for reading as text (detection sample only)."""
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    if suffix == ".bz2":
+        return bz2.open(path, "rt", encoding="utf-8", errors="replace")
+    return path.open("r", encoding="utf-8", errors="replace")
+
+
+def sample_lines(path: Path, count: int = SAMPLE_LINES) -> list[str]:
+    """The first ``count`` lines of ``path`` (decompressed)."""
+    lines: list[str] = []
+    with open_text(path) as handle:
+        for line in handle:
+            lines.append(line)
+            if len(lines) >= count:
+                break
+    return lines
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of the file's bytes as stored (compressed files hash their compressed bytes)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def ingest_name(file_name: str, content_sha256: str) -> str:
+    """``log-<12 hex>`` from the file's base name and content: moving a file to an archive
+    folder keeps its ingest, editing or renaming it gives a new one."""
+    return "log-" + hashlib.sha256(f"{file_name}\0{content_sha256}".encode()).hexdigest()[:12]
+
+
+def prepare_files(paths: Sequence[Path], format_option: str) -> list[LogFile]:
+    """Check, hash and detect the format of each input file (driver side, cheap)."""
+    files: list[LogFile] = []
+    seen: dict[str, Path] = {}
+    for index, path in enumerate(paths):
+        if not path.is_file():
+            raise LogInputError(f"{path}: no such file")
+        try:
+            sha = file_sha256(path)
+            fmt = format_option
+            if fmt == "auto":
+                fmt = detect_format(sample_lines(path), source=str(path))
+        except OSError as exc:
+            raise LogInputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        except (EOFError, UnknownFormat) as exc:
+            raise LogInputError(str(exc) if isinstance(exc, UnknownFormat)
+                                else f"{path}: truncated compressed file") from exc
+        ingest = ingest_name(path.name, sha)
+        if ingest in seen:  # the same file twice would count every line twice
+            raise LogInputError(f"{path}: same name and content as {seen[ingest]}")
+        seen[ingest] = path
+        files.append(LogFile(index, str(path.resolve()), path.name, sha, ingest, fmt))
+    return files
+
+
+def read_lines(spark: Any, files: Sequence[LogFile]) -> Any:
+    """All lines of ``files`` with ``file_index``, the split they were read in and a row id."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    frames = [
+        spark.read.text(f.path).select(
+            F.lit(f.index).alias("file_index"),
+            F.col("_metadata.file_block_start").alias("block"),
+            F.monotonically_increasing_id().alias("rid"),
+            "value",
+        )
+        for f in files
+    ]
+    return reduce(lambda a, b: a.unionByName(b), frames)
+
+
+def numbered_lines(spark: Any, files: Sequence[LogFile]) -> tuple[Any, dict[int, int]]:
+    """Lines with ``line_no`` and file columns, and the number of lines of each file."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from stream_jobs.log_parsing import number_lines, split_offsets
+
+    lines = read_lines(spark, files)
+    stats = [(r["file_index"], r["block"], r["n"], r["first_rid"]) for r in
+             lines.groupBy("file_index", "block")
+             .agg(F.count(F.lit(1)).alias("n"), F.min("rid").alias("first_rid")).collect()]
+    per_file = {f.index: 0 for f in files}
+    for file_index, _, n, _ in stats:
+        per_file[file_index] += n
+    offsets = spark.createDataFrame(split_offsets(stats), T.StructType([
+        T.StructField("file_index", T.IntegerType()), T.StructField("block", T.LongType()),
+        T.StructField("first_rid", T.LongType()), T.StructField("first_line", T.LongType()),
+    ]))
+    info = spark.createDataFrame(
+        [(f.index, f.name, f.content_sha256, f.ingest, f.format) for f in files],
+        "file_index int, file_name string, content_sha256 string, ingest string, format string",
+    )
+    numbered = number_lines(lines, offsets).join(F.broadcast(info), "file_index")
+    return numbered, per_file
+
+
+def classified_requests(spark: Any, files: Sequence[LogFile], rules: LogRules, site: Site,
+                        now: datetime) -> tuple[Any, dict[int, int]]:
+    """Every line, parsed and classified, slimmed to what later steps need."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    from stream_jobs.log_parsing import PAGE, REJECT, classify, page_url, parse_lines
+
+    numbered, per_file = numbered_lines(spark, files)
+    frames = []
+    for fmt in sorted({f.format for f in files}):
+        part = numbered.where(F.col("format") == fmt)
+        frames.append(classify(parse_lines(part, fmt), rules, now, fmt))
+    classified = reduce(lambda a, b: a.unionByName(b), frames)
+    is_page = F.col("category") == PAGE
+    host = F.coalesce(F.when(F.col("vhost") != "", F.col("vhost")), F.lit(site.host))
+    scheme = (F.when(F.col("port") == "443", F.lit("https"))
+              .when(F.col("port") == "80", F.lit("http")).otherwise(F.lit(site.scheme)))
+
+    def page_only(name: str) -> Any:
+        return F.when(is_page, F.col(name)).alias(name)
+
+    slim = classified.select(
+        "file_index", "file_name", "content_sha256", "ingest", "line_no", "category", "reason",
+        F.when(F.col("category") == REJECT, F.col("value")).alias("value"),
+        page_only("ts"), page_only("ip"), page_only("status"), page_only("referrer"),
+        page_only("user_agent"),
+        F.when(is_page, page_url(scheme, host, F.col("uri"))).alias("url"),
+        F.when(is_page, host).alias("site"),
+        F.coalesce(F.when(is_page, F.col("user_agent")), F.lit("")).alias("ua_key"),
+    )
+    return slim, per_file
+
+
+def run(spark: Any, settings: Settings, files: Sequence[LogFile], *,
+        rules: LogRules = LogRules(), site: Site = Site(),
+        now: datetime | None = None) -> dict[str, Any]:
+    """Parse ``files`` (from :func:`prepare_files`) into the lake; returns the JSON summary."""
+    from pyspark import StorageLevel
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    from stream_jobs.lake import LakePaths, write_events
+    from stream_jobs.log_enrichment import (
+        geo_struct,
+        ip_udf,
+        traffic_udf,
+        user_agent_udf,
+        utm_struct,
+    )
+    from stream_jobs.log_parsing import PAGE, log_events, log_rejects
+    from tracker.contract.spark import event_struct
+
+    now = now or datetime.now(UTC)
+    lake = LakePaths(settings.lake)
+    slim, lines_per_file = classified_requests(spark, files, rules, site, now + FUTURE_SLACK)
+    slim = slim.persist(StorageLevel.MEMORY_AND_DISK)
+    pages = slim.where(F.col("category") == PAGE)
+    agents = (pages.groupBy("ua_key").count()
+              .withColumn("ua", user_agent_udf()(F.when(F.col("ua_key") != "", F.col("ua_key"))))
+              .select("ua_key", "ua").persist())
+    try:
+        counts: dict[int, dict[str, int]] = {f.index: {} for f in files}
+        for row in (slim.join(agents, "ua_key", "left")
+                    .groupBy("file_index", "category",
+                             F.coalesce(F.col("ua.is_bot"), F.lit(False)).alias("bot"))
+                    .count().collect()):
+            per = counts[row["file_index"]]
+            per[row["category"]] = per.get(row["category"], 0) + row["count"]
+            if row["category"] == PAGE and row["bot"]:
+                per["bots"] = per.get("bots", 0) + row["count"]
+
+        addresses = (pages.select("ip").distinct()
+                     .withColumn("ipinfo", ip_udf(settings.collector.geoip_db,
+                                                  settings.collector.ipv4_prefix,
+                                                  settings.collector.ipv6_prefix)(F.col("ip"))))
+        enriched = (pages.join(agents, "ua_key", "left").join(addresses, "ip", "left")
+                    .withColumn("traffic", traffic_udf()(F.col("url"), F.col("referrer")))
+                    .withColumn("ip_anon", F.col("ipinfo.ip_anon"))
+                    .withColumn("geo", geo_struct(F.col("ipinfo")))
+                    .withColumn("utm", utm_struct(F.col("traffic")))
+                    .withColumn("referrer_class", F.col("traffic.referrer_class"))
+                    .withColumn("referrer_host", F.col("traffic.referrer_host")))
+        if rules.drop_bots:
+            enriched = enriched.where(~F.coalesce(F.col("ua.is_bot"), F.lit(False)))
+        written = Observation("log_events")
+        events = log_events(enriched, event_struct()).observe(
+            written, F.count(F.lit(1)).alias("n"),
+            F.array_join(F.collect_set(F.concat_ws("/", F.col("ingest"),
+                                                   F.col("event_date").cast("string"))),
+                         " ").alias("partitions"),
+        )
+        write_events(events, lake)
+        metrics = written.get
+        _remove_stale_partitions(lake.events, files, {
+            tuple(p.split("/", 1)) for p in (metrics["partitions"] or "").split(" ") if p
+        })
+
+        for f in files:  # a re-run with fewer rejects must not keep the old ones
+            shutil.rmtree(lake.log_rejects / f"ingest={f.ingest}", ignore_errors=True)
+        if any(c.get("reject") for c in counts.values()):
+            (log_rejects(slim).write.mode("append").partitionBy("ingest")
+             .json(str(lake.log_rejects)))
+    finally:
+        agents.unpersist()
+        slim.unpersist()
+    return _summary(files, lines_per_file, counts, metrics["n"], rules)
+
+
+def _remove_stale_partitions(events_dir: Path, files: Sequence[LogFile],
+                             keep: set[tuple[str, ...]]) -> None:
+    """Drop partitions of these files' ingests that this run did not write (dates that no
+    longer have events, e.g. after a re-run with ``--drop-bots``). ``keep``: (ingest, date)."""
+    for f in files:
+        for folder in events_dir.glob(f"event_date=*/ingest={f.ingest}"):
+            day = folder.parent.name.removeprefix("event_date=")
+            if (f.ingest, day) not in keep:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _summary(files: Sequence[LogFile], lines: dict[int, int], counts: dict[int, dict[str, int]],
+             written: int, rules: LogRules) -> dict[str, Any]:
+    per_file = []
+    for f in files:
+        c = counts[f.index]
+        per_file.append({
+            "file": f.path, "format": f.format, "ingest": f.ingest, "lines": lines[f.index],
+            "page_views": c.get("page", 0), "static": c.get("static", 0),
+            "filtered": c.get("filtered", 0), "bots": c.get("bots", 0),
+            "rejects": c.get("reject", 0),
+        })
+    totals = {key: sum(p[key] for p in per_file)
+              for key in ("lines", "page_views", "static", "filtered", "bots", "rejects")}
+    return {"job": "parse_logs", **totals, "events_written": written,
+            "bots_dropped": rules.drop_bots, "files": per_file}
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments shared by ``python -m stream_jobs.parse_logs`` and ``clickloop logs parse``."""
+    defaults = LogRules()
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                        help="access logs (plain, .gz or .bz2)")
+    parser.add_argument("--format", choices=("auto", *FORMATS), default="auto",
+                        help="log format (default: detected per file from its first lines)")
+    parser.add_argument("--site", type=Site.parse, default=Site(),
+                        help="site the logs belong to, e.g. https://shop.example (page URLs "
+                             "and internal referrers); vhost formats use the logged host")
+    parser.add_argument("--drop-bots", action="store_true",
+                        help="leave bot page views out of the lake (default: keep, flagged)")
+    parser.add_argument("--page-extensions", type=_csv, default=defaults.page_extensions,
+                        help="extensions that are pages; any other extension is static "
+                             f"(default: {','.join(defaults.page_extensions)})")
+    parser.add_argument("--page-methods", type=_csv, default=defaults.page_methods,
+                        help=f"methods of page views (default: {','.join(defaults.page_methods)})")
+    parser.add_argument("--page-statuses", default=defaults.page_statuses,
+                        type=lambda t: tuple(int(s) for s in _csv(t)),
+                        help="statuses of page views (default: 200,304)")
+    parser.add_argument("--max-line-bytes", type=int, default=defaults.max_line_bytes,
+                        help="longer lines are rejected")
+
+
+def rules_from(args: argparse.Namespace) -> LogRules:
+    return LogRules(
+        page_extensions=tuple(e.lower().lstrip(".") for e in args.page_extensions),
+        page_methods=tuple(m.upper() for m in args.page_methods),
+        page_statuses=tuple(args.page_statuses),
+        max_line_bytes=args.max_line_bytes,
+        drop_bots=args.drop_bots,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point (``python -m stream_jobs.parse_logs`` or spark-submit)."""
+    from stream_jobs.spark_session import build_spark, launched_by_spark_submit
+
+    parser = argparse.ArgumentParser(prog="stream_jobs.parse_logs",
+                                     description="Parse web server access logs into the lake.")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    try:  # fail on unusable input before paying for Spark
+        files = prepare_files(args.files, args.format)
+    except LogInputError as exc:
+        print(f"parse_logs: {exc}", file=sys.stderr)
+        return 2
+    spark = build_spark(settings, "clickloop-parse-logs",
+                        under_spark_submit=launched_by_spark_submit(os.environ))
+    try:
+        result = run(spark, settings, files, rules=rules_from(args), site=args.site)
+    finally:
+        spark.stop()
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
