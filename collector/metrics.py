@@ -84,14 +84,23 @@ class Metrics:
                  status=text if text in STATUSES else "other")
 
     def observe_latency(self, seconds: float) -> None:
-        for bound in (*LATENCY_BUCKETS, float("inf")):
-            if seconds <= bound:
-                self.inc(HISTOGRAM + "_bucket", le=_le(bound))
-        self.inc(HISTOGRAM + "_sum", seconds)
-        self.inc(HISTOGRAM + "_count")
+        """One histogram observation. Buckets are stored per bucket (one write per call) and
+        made cumulative, as Prometheus wants them, when rendered."""
+        bound = next(b for b in (*LATENCY_BUCKETS, float("inf")) if seconds <= b)
+        with self._lock:
+            for name, value in ((HISTOGRAM + "_bucket", 1.0), (HISTOGRAM + "_sum", seconds),
+                                (HISTOGRAM + "_count", 1.0)):
+                labels = (("le", _le(bound)),) if name.endswith("_bucket") else ()
+                offset = INDEX[(name, labels)] * 8
+                current = struct.unpack_from("d", self._buffer, offset)[0]
+                struct.pack_into("d", self._buffer, offset, current + value)
 
     def totals(self) -> list[float]:
-        """Every slot summed over all workers' files (this worker's only when in memory)."""
+        """Every slot summed over all workers' files (this worker's only when in memory), with
+        histogram buckets made cumulative."""
+        return _cumulative(self._raw_totals())
+
+    def _raw_totals(self) -> list[float]:
         if self.directory is None:
             return list(struct.unpack_from(f"{len(SLOTS)}d", self._buffer))
         sums = [0.0] * len(SLOTS)
@@ -127,6 +136,16 @@ class Metrics:
         for name, help_text, value in gauges:
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {_num(value)}"]
         return "\n".join(lines) + "\n"
+
+
+def _cumulative(values: list[float]) -> list[float]:
+    out = list(values)
+    running = 0.0
+    for index, (name, _) in enumerate(SLOTS):
+        if name == HISTOGRAM + "_bucket":
+            running += values[index]
+            out[index] = running
+    return out
 
 
 def _num(value: float) -> str:

@@ -18,13 +18,13 @@ own line.
 >>> m = IntentModel("logreg")
 >>> round(m.predict({"cart_items": 1.0}), 3)
 0.02
->>> for _ in range(200):
+>>> for _ in range(500):
 ...     m.learn({"cart_items": 1.0}, True, 0.02)
 ...     m.learn({"cart_items": 0.0}, False, 0.02)
 >>> m.predict({"cart_items": 1.0}) > 0.5 > m.predict({"cart_items": 0.0})
 True
 >>> m.learned
-400
+1000
 """
 
 from __future__ import annotations

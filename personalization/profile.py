@@ -83,6 +83,7 @@ class History:
     revenue: float = 0.0
     last_purchase: float | None = None
     bought: dict[str, float] = field(default_factory=dict)  # sku -> when, most recent last
+    viewed: list[str] = field(default_factory=list)  # products viewed in earlier sessions
     abandoned_cart_at: float | None = None  # a session ended with items in the cart
     orders: dict[str, list[float]] = field(default_factory=dict)  # order id -> [when, revenue]
 
@@ -157,6 +158,7 @@ def public_dict(profile: Profile) -> dict[str, Any]:
             "sessions": h.sessions, "first_seen": h.first_seen, "last_seen": h.last_seen,
             "last_session_end": h.last_session_end, "purchases": h.purchases,
             "revenue": h.revenue, "last_purchase": h.last_purchase, "bought": dict(h.bought),
+            "viewed": list(h.viewed),
             "abandoned_cart_at": h.abandoned_cart_at,
             "orders": {order: list(v) for order, v in h.orders.items()},
         },

@@ -10,10 +10,10 @@ across several workers by simple addition:
   a purchase says more than a glance);
 - *popularity*: views + 5 x orders, the fallback when the graph knows nothing useful.
 
-A visitor's candidates are scored from seeds (cart items weigh 2, products viewed this session
-and products just bought 1): ``score(c) = sum(weight(s) * (viewed_together(s, c)
-+ 3 * bought_together(s, c)))``, ties broken by popularity then SKU, topped up from
-popularity. Never recommended: what is in the cart, what was bought in the last 30 days, the
+A visitor's candidates are scored from seeds (cart items weigh 2; the last 5 products viewed
+this session, or in earlier sessions between visits, and products just bought weigh 1):
+``score(c) = sum(weight(s) * (viewed_together(s, c) + 3 * bought_together(s, c)))``, ties
+broken by popularity then SKU, topped up from popularity. Never recommended: what is in the cart, what was bought in the last 30 days, the
 product being looked at, and products we know no name or URL for (nothing to link to).
 """
 
@@ -187,11 +187,11 @@ def seeds_and_exclusions(profile: Profile, now: float) -> tuple[dict[str, float]
             exclude.add(sku)
             seeds[sku] = 1.0
     session = profile.session
-    if session is not None:
-        for sku in session.viewed[-5:]:
-            seeds[sku] = seeds.get(sku, 0.0) + 1.0
-        if session.viewed:
-            exclude.add(session.viewed[-1])  # the product being looked at
+    viewed = session.viewed if session is not None else profile.history.viewed
+    for sku in viewed[-5:]:
+        seeds[sku] = seeds.get(sku, 0.0) + 1.0
+    if session is not None and session.viewed:
+        exclude.add(session.viewed[-1])  # the product being looked at
     for sku in profile.cart:
         seeds[sku] = seeds.get(sku, 0.0) + 2.0
     return seeds, exclude

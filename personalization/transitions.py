@@ -77,6 +77,8 @@ def close_session(profile: Profile) -> Session | None:
     history.sessions += 1
     history.last_session_end = session.last
     history.abandoned_cart_at = session.last if profile.cart else None
+    for sku in session.viewed:
+        _remember(history.viewed, sku, RECENT_VIEWS)
     profile.session = None
     return session
 
@@ -157,6 +159,7 @@ def _product_view(session: Session, product: Item) -> Applied:
         if top not in session.categories:
             _remember(session.categories, top, 10)
     if product.sku in session.viewed:
+        _remember(session.viewed, product.sku, RECENT_VIEWS)  # now the one being looked at
         return Applied()
     before = tuple(session.viewed)
     _remember(session.viewed, product.sku, RECENT_VIEWS)

@@ -26,6 +26,9 @@ from tracker.settings import Settings
 JOBS = ("parse_logs", "sessionize", "reports")
 CONNECTION_ID = "clickloop_spark"
 LOG_FORMATS = ("auto", "combined", "common", "vhost_combined", "nginx_json")
+# Spark's console progress bar redraws one line with \r: noise in a task log, and it can glue
+# itself to the job's JSON summary line
+QUIET_PROGRESS = "spark.ui.showConsoleProgress=false"
 
 
 class LaunchConfigError(ValueError):
@@ -148,9 +151,12 @@ def job_command(config: Mapping[str, Any], job: str, args: Sequence[str]) -> str
             "--master", config["spark_master"],
             "--driver-memory", config["driver_memory"],
             "--name", f"clickloop-{job}",
+            "--conf", QUIET_PROGRESS,
             str(Path(config["app_dir"]) / f"{job}.py"),
         ]
     else:
+        # how PySpark passes options to the JVM it starts when not under spark-submit
+        env["PYSPARK_SUBMIT_ARGS"] = f"--conf {QUIET_PROGRESS} pyspark-shell"
         command = [python, "-m", f"stream_jobs.{job}"]
     assignments = [f"{key}={value}" for key, value in sorted(env.items())]
     return shlex.join(["env", *assignments, *command, *args])
@@ -173,9 +179,14 @@ def reports_args(config: Mapping[str, Any], start: str, end: str) -> list[str]:
 
 
 def job_summary(last_line: str) -> dict[str, Any]:
-    """The one-line JSON summary each job prints last, as a dict (the task's XCom)."""
+    """The one-line JSON summary each job prints last, as a dict (the task's XCom).
+
+    The task sees stdout and stderr as one stream, so whatever a job left on stderr without a
+    newline (a ``\r``-drawn progress bar) can precede the JSON on the same line.
+    """
+    text = str(last_line).rsplit("\r", 1)[-1].strip()
     try:
-        summary = json.loads(last_line)
+        summary = json.loads(text)
     except (TypeError, json.JSONDecodeError):
         summary = None
     if not isinstance(summary, dict):

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("personalization.report_command", "print a report: uplift of personalization "
                "over the holdout"),
     "airflow": ("stream_jobs.airflow_command", "run the log pipeline's DAGs with Airflow"),
+    "logs": ("stream_jobs.command_logs", "parse web server access logs into the event lake"),
     "simulate": ("tracker.demo.simulate_command", "send seeded shop traffic through the "
                  "collector and write its ground truth"),
     "shop": ("tracker.demo.shop_command", "serve the demo shop (embeds the snippet)"),

@@ -1,93 +1,410 @@
-"""``clickloop demo``: the README's main command.
+"""``clickloop demo``: the README's main command — the whole loop on this machine.
 
-Foundation stage: start (or reuse) the embedded Kafka broker, send contract events through it,
-read them back and print a summary. Later stages add the collector, personalization, Spark and
-the demo shop around the same loop.
+1. provision what the lock file cannot carry (Kafka and Spark-Kafka jars, the snippet build);
+2. start the stack (:mod:`tracker.demo.stack`): Kafka, the collector, the personalization API
+   and worker, the streaming Spark job and the demo shop;
+3. send simulated shop traffic through the collector (:mod:`tracker.demo.simulator`, asking the
+   decision API for every slot as the snippet does) while showing how far the pipeline has got;
+4. wait until the lake job and the worker have read everything, then sessionize and build the
+   reports over the simulated dates (:mod:`tracker.demo.batch`);
+5. print the shop's URL, the reports, the intent model's progressive AUC and a short table;
+   then keep serving until Ctrl-C (interactive runs) or stop.
+
+State lives in ``CLICKLOOP_STATE_DIR`` (Kafka's log, Spark checkpoints, the lake, the model),
+so a second run resumes where the first stopped. Its simulated window starts where the last one
+ended: the worker and the live sessions keep time by the events they see, and traffic from
+before that would reach them as very late events. Each run gets a new seed (new visitors and
+event ids; the same seed would resend the same event ids, which consumers drop as duplicates).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
-import random
+import signal
 import sys
+import threading
 import time
-from collections import Counter
+import webbrowser
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from tracker import kafka_embedded
-from tracker.contract import new_event, validate_event
 from tracker.settings import Settings
+
+DAY_MINUTES = 24 * 60
+CATCH_UP_TIMEOUT_S = 300.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--events", type=int, default=500, help="events to send (default 500)")
-    parser.add_argument("--seed", type=int, default=7, help="random seed of the traffic")
-    parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    parser.add_argument("--events", type=int, default=None, metavar="N",
+                        help="stop the traffic after N events (default: no limit)")
+    parser.add_argument("--minutes", type=float, default=None, metavar="M",
+                        help="simulated minutes of traffic, ending now (default: a day; a "
+                        "later run starts where the last one ended)")
+    parser.add_argument("--visitors-per-hour", type=float, default=30.0,
+                        help="mean arrivals of new visitors per simulated hour (default: 30)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="traffic seed (default: the run number in the state dir)")
+    parser.add_argument("--speed", type=float, default=None,
+                        help="pace the traffic: 1 = real time (default: as fast as possible)")
+    parser.add_argument("--no-browser", action="store_true",
+                        help="do not open the shop in a web browser (servers, CI)")
+    parser.add_argument("--keep-running", action=argparse.BooleanOptionalAction, default=None,
+                        help="keep serving the shop and the stack after the reports until "
+                        "Ctrl-C (default: yes when run from a terminal, unless --events and "
+                        "--no-browser are given)")
 
 
-def sample_events(count: int, seed: int) -> list[dict[str, Any]]:
-    """``count`` contract events of a few visitors browsing a shop (deterministic by seed)."""
-    rng = random.Random(seed)
-    events: list[dict[str, Any]] = []
-    while len(events) < count:
-        visitor = f"v-{rng.randrange(10**8):08d}"
-        session = f"s-{rng.randrange(10**8):08d}"
-        sku = f"SKU-{rng.randrange(20):03d}"
-        page = f"https://shop.example.com/p/{sku}"
-        steps = [
-            new_event("page_view", visitor_id=visitor, session_id=session, url=page),
-            new_event("product_view", visitor_id=visitor, session_id=session, url=page,
-                      product={"sku": sku, "price": 10.0 + rng.randrange(90), "currency": "EUR"}),
-        ]
-        if rng.random() < 0.3:
-            steps.append(new_event("add_to_cart", visitor_id=visitor, session_id=session,
-                                   url=page, product={"sku": sku, "quantity": 1}))
-        events.extend(steps)
-    return events[:count]
+@dataclass(frozen=True)
+class RunPlan:
+    """This run's number, seed and simulated window."""
+
+    run: int
+    seed: int
+    start: datetime
+    end: datetime
+    note: str | None = None
+
+    @property
+    def minutes(self) -> float:
+        return (self.end - self.start).total_seconds() / 60
+
+    @property
+    def dates(self) -> tuple[date, date]:
+        return self.start.date(), self.end.date()
+
+
+def plan_run(history: list[dict[str, Any]], *, now: datetime, minutes: float | None,
+             seed: int | None) -> RunPlan:
+    """The next run after ``history`` (earlier runs, oldest first): a window of ``minutes``
+    ending ``now`` that never reaches back before the last run's end.
+
+    >>> now = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    >>> p = plan_run([], now=now, minutes=None, seed=None)
+    >>> p.run, p.seed, p.start.isoformat()
+    (1, 1, '2026-11-22T12:00:00+00:00')
+    >>> p = plan_run([{"seed": 1, "end": "2026-11-23T11:00:00+00:00"}], now=now, minutes=None,
+    ...              seed=None)
+    >>> p.run, p.seed, p.start.isoformat(), p.minutes
+    (2, 2, '2026-11-23T11:00:00+00:00', 60.0)
+    """
+    wanted = DAY_MINUTES if minutes is None else minutes
+    now = now.replace(microsecond=0)
+    start = now - timedelta(minutes=wanted)
+    note = None
+    if history:
+        last_end = datetime.fromisoformat(history[-1]["end"])
+        if last_end > start:
+            start = min(last_end, now)
+            note = (f"the last run's traffic ended at {last_end:%Y-%m-%d %H:%M} UTC; this run "
+                    f"continues from there ({(now - start).total_seconds() / 60:.0f} simulated "
+                    f"minutes instead of {wanted:g})")
+    used = [int(h["seed"]) for h in history]
+    return RunPlan(run=len(history) + 1,
+                   seed=seed if seed is not None else max(used, default=0) + 1,
+                   start=start, end=now, note=note)
+
+
+def _runs_file(settings: Settings) -> Path:
+    return Path(settings.state_dir) / "demo" / "runs.json"
+
+
+def read_history(settings: Settings) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(_runs_file(settings).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return list(data.get("runs", [])) if isinstance(data, dict) else []
+
+
+def record_run(settings: Settings, entry: dict[str, Any]) -> None:
+    path = _runs_file(settings)
+    history = [*read_history(settings), entry]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_suffix(".tmp")
+    scratch.write_text(json.dumps({"runs": history}, indent=2) + "\n", encoding="utf-8")
+    scratch.replace(path)
+
+
+@contextlib.contextmanager
+def exclusive_state(settings: Settings) -> Iterator[bool]:
+    """Hold ``<state>/demo/demo.lock``; yields False when another demo holds it (two streaming
+    jobs must never share one checkpoint dir)."""
+    path = Path(settings.state_dir) / "demo" / "demo.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+class _Stop(Exception):
+    """SIGTERM: leave the way Ctrl-C does."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Stop()
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    if args.events is not None and args.events < 1:
+        print("clickloop demo: --events must be at least 1", file=sys.stderr)
+        return 2
+    if args.minutes is not None and args.minutes <= 0:
+        print("clickloop demo: --minutes must be more than 0", file=sys.stderr)
+        return 2
+    if args.speed is not None and args.speed <= 0:
+        print("clickloop demo: --speed must be more than 0", file=sys.stderr)
+        return 2
+    keep_running = args.keep_running
+    if keep_running is None:
+        keep_running = sys.stdin.isatty() and sys.stdout.isatty() and not (
+            args.events is not None and args.no_browser)
+    with exclusive_state(settings) as mine:
+        if not mine:
+            print(f"clickloop demo: another demo is running on {settings.state_dir}; stop it "
+                  f"first or point CLICKLOOP_STATE_DIR elsewhere", file=sys.stderr)
+            return 2
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        try:
+            return _run(args, settings, keep_running)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
+
+def _run(args: argparse.Namespace, settings: Settings, keep_running: bool) -> int:
+    from tracker import kafka_embedded, provision
+    from tracker.demo.stack import Stack, StackError
+
+    logs = Path(settings.state_dir) / "demo" / "logs"
+    say("Clickloop demo: preparing (jars, snippet)")
     try:
-        bootstrap = kafka_embedded.ensure_kafka(settings)
-    except kafka_embedded.KafkaError as exc:
+        provision.ensure_jars(settings)
+        provision.ensure_snippet()
+    except provision.ProvisionError as exc:
         print(f"clickloop demo: {exc}", file=sys.stderr)
         return 2
-    topic = settings.kafka.topic
-    kafka_embedded.ensure_topics(bootstrap, [topic], settings.kafka.partitions,
-                                 settings.kafka.replication)
-    print(f"Kafka at {bootstrap} (topic {topic})")
-    events = sample_events(args.events, args.seed)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-    start = consumer.end_offsets(partitions)
-    started = time.perf_counter()
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                             key_serializer=str.encode,
-                             value_serializer=lambda e: json.dumps(e).encode())
-    for event in events:
-        producer.send(topic, key=event["visitor_id"], value=event)
-    producer.flush()
-    producer.close()
-    sent_s = time.perf_counter() - started
-    consumer.assign(partitions)
-    for tp in partitions:
-        consumer.seek(tp, start[tp])
-    end = consumer.end_offsets(partitions)
-    received: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 30
-    while any(consumer.position(tp) < end[tp] for tp in partitions) and time.monotonic() < deadline:
-        for records in consumer.poll(timeout_ms=500).values():
-            received.extend(json.loads(r.value) for r in records)
-    consumer.close()
-    sent_ids = {e["event_id"] for e in events}
-    got_ids = {e["event_id"] for e in received}
-    invalid = sum(1 for e in received if validate_event(e))
-    print(f"sent {len(events)} events in {sent_s:.2f}s; read back {len(received)} "
-          f"({len(sent_ids & got_ids)} matching, {invalid} invalid)")
-    for event_type, n in sorted(Counter(e["event_type"] for e in received).items()):
-        print(f"  {event_type:14} {n}")
-    print(f"visitors: {len({e['visitor_id'] for e in received})}")
-    return 0 if got_ids == sent_ids and not invalid else 1
+    say(f"Starting the stack (state in {settings.state_dir}, logs in {logs})")
+    stack = Stack(settings, logs=logs, say=say)
+    interrupted = False
+    try:
+        try:
+            stack.start()
+        except (StackError, kafka_embedded.KafkaError) as exc:
+            print(f"clickloop demo: {exc}", file=sys.stderr)
+            return 2
+        assert stack.endpoints is not None
+        say(f"\nThe shop is open: {stack.endpoints.shop_url}\n")
+        if not args.no_browser:
+            with contextlib.suppress(webbrowser.Error):
+                webbrowser.open(stack.endpoints.shop_url)
+        code = _loop(args, settings, stack)
+        if keep_running:
+            _serve(stack)
+        return code
+    except (KeyboardInterrupt, _Stop):
+        interrupted = True
+        return 130
+    finally:
+        with _no_interrupts():
+            say("\nStopping" + (" (interrupted)" if interrupted else ""))
+            stack.stop()
+
+
+def _loop(args: argparse.Namespace, settings: Settings, stack: Any) -> int:
+    """Traffic, catch-up, batch, summary; 0 when everything worked, 1 when a part did not."""
+    from tracker.demo.batch import BatchError, run_batch
+    from tracker.demo.progress import Watcher, model_summary
+    from tracker.demo.stack import settings_env
+
+    endpoints = stack.endpoints
+    child = stack.child_settings
+    plan = plan_run(read_history(settings), now=datetime.now(UTC), minutes=args.minutes,
+                    seed=args.seed)
+    watcher = Watcher(child, stack.bootstrap, stream=stack.stream)
+    problems = 0
+    if plan.note:
+        say(f"Note: {plan.note}")
+    if plan.minutes >= 1:
+        problems += _traffic(args, settings, stack, plan, watcher)
+    else:
+        say("No traffic to simulate: the last run ended less than a minute ago.")
+    say("\nWaiting for the lake job and the personalization worker to read every event")
+    target = watcher.kafka()
+    lacking = watcher.wait_caught_up(target, timeout=CATCH_UP_TIMEOUT_S,
+                                     alive=lambda: not stack.dead(),
+                                     tick=_Ticker(None).maybe)
+    for part, missing in lacking.items():
+        if missing:
+            problems += 1
+            say(f"  the {part} is still {missing:,} events behind (see {stack.logs})")
+    for service in stack.dead():
+        problems += 1
+        say(f"  {service.name} has stopped (exit code {service.process.returncode}); end of "
+            f"{service.log_path}:\n{service.log_tail(15)}")
+
+    start, end = plan.dates
+    say(f"\nSessionizing and building the reports for {start} to {end} (Spark)")
+    env = {**_base_env(), **settings_env(child)}
+    written: dict[str, Any] = {}
+    try:
+        summary = run_batch(start, end, env=env, log_path=stack.logs / "batch.log")
+        written = summary.get("reports", {}).get("reports", {})
+        sessions = summary.get("sessionize", {}).get("sessions")
+        say(f"  {sessions:,} sessions in {child.lake / 'sessions'}" if sessions is not None
+            else "  sessions written")
+    except BatchError as exc:
+        problems += 1
+        say(f"  {exc}")
+
+    from tracker.demo import overview
+
+    say("\n" + "=" * 78)
+    say(f"Shop:        {endpoints.shop_url}")
+    say(f"Collector:   {endpoints.collector_url}  (snippet: {endpoints.collector_url}"
+        f"/v1/clickloop.js)")
+    say(f"Decisions:   {endpoints.api_url}/v1/decide?slot=hero")
+    if written:
+        say("Reports (open in a browser):")
+        for name, item in written.items():
+            say(f"  {name:10} {Path(item['html']).resolve().as_uri()}")
+    say("")
+    say(overview.model_line(model_summary(endpoints.api_url, stack.api_token)))
+    for name, table in (("traffic", overview.traffic_table), ("funnels", overview.funnel_table)):
+        if name in written:
+            text = table(Path(written[name]["html"]).parent)
+            if text:
+                say("")
+                say(text)
+    say("=" * 78)
+    return 1 if problems else 0
+
+
+def _traffic(args: argparse.Namespace, settings: Settings, stack: Any, plan: RunPlan,
+             watcher: Any) -> int:
+    """Send the simulated traffic; record the run; the number of problems (0 or 1)."""
+    from tracker.demo.simulator import SimConfig, Simulation
+    from tracker.demo.traffic import Traffic, TrafficConfig
+
+    endpoints = stack.endpoints
+    config = SimConfig(seed=plan.seed, start=plan.start, minutes=plan.minutes,
+                       max_events=args.events, visitors_per_hour=args.visitors_per_hour,
+                       shop_url=endpoints.shop_url)
+    traffic = Traffic(TrafficConfig(collector_url=endpoints.collector_url,
+                                    api_url=endpoints.api_url,
+                                    cookie_name=settings.collector.cookie_name,
+                                    speed=args.speed), shop_url=endpoints.shop_url)
+    simulation = Simulation(config, decide=traffic.decide)
+    bound = f", at most {args.events:,} events" if args.events else ""
+    say(f"\nSimulating run {plan.run} (seed {plan.seed}): {plan.start:%Y-%m-%d %H:%M} to "
+        f"{plan.end:%Y-%m-%d %H:%M} UTC{bound}, sent through the collector")
+    ticker = _Ticker(traffic)
+    stop_ticking = threading.Event()
+
+    def tick() -> None:
+        while not stop_ticking.wait(1.0):
+            with contextlib.suppress(Exception):  # a slow broker must not end the demo
+                ticker.maybe(watcher.snapshot())
+
+    thread = threading.Thread(target=tick, name="demo-progress", daemon=True)
+    thread.start()
+    truth_dir = Path(settings.state_dir) / "demo" / f"truth-{plan.seed}"
+    try:
+        traffic.run(simulation)
+    finally:
+        stop_ticking.set()
+        thread.join(5)
+        traffic.close()
+        traffic.write(truth_dir)
+        simulation.truth.write(truth_dir)
+        record_run(settings, {"run": plan.run, "seed": plan.seed,
+                              "start": plan.start.isoformat(), "end": plan.end.isoformat(),
+                              "events": traffic.stats.events_sent,
+                              "at": datetime.now(UTC).isoformat(timespec="seconds")})
+    ticker.maybe(watcher.snapshot(), force=True)
+    stats = traffic.stats
+    summary = simulation.truth.summary()
+    humans = summary["humans"]
+    say(f"  sent {stats.events_sent:,} events in {sum(stats.requests.values()):,} requests: "
+        f"{humans['visits']:,} visits by {humans['visitors']:,} people, {humans['orders']:,} "
+        f"orders (EUR {humans['revenue']:,.2f}), {summary['bots']['page_views']:,} crawler page "
+        f"views; {stats.decisions_answered:,} personalization decisions")
+    say(f"  ground truth in {truth_dir}")
+    failed = len(stats.rejected) + sum(len(f["events"]) for f in stats.failed)
+    if failed:
+        say(f"  {failed:,} events were refused or not delivered: see {truth_dir}/traffic.json")
+        return 1
+    return 0
+
+
+class _Ticker:
+    """Prints a progress line: redrawn in place on a terminal, every 10 s otherwise."""
+
+    def __init__(self, traffic: Any):
+        self.traffic = traffic
+        self.tty = sys.stdout.isatty()
+        self.last = 0.0
+
+    def maybe(self, snapshot: Any, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < (1.0 if self.tty else 10.0):
+            return
+        self.last = now
+        sent = self.traffic.stats.events_sent if self.traffic is not None else None
+        line = "  " + snapshot.line(sent)
+        if self.tty:
+            sys.stdout.write("\r\033[K" + line + ("\n" if force else ""))
+            sys.stdout.flush()
+        else:
+            say(line)
+
+
+def _serve(stack: Any) -> None:
+    """Keep the stack up until Ctrl-C; say so if a service stops on its own."""
+    say("\nServing until Ctrl-C. Browse the shop: your visits reach the same pipeline.")
+    reported: set[str] = set()
+    while True:
+        for service in stack.dead():
+            if service.name not in reported:
+                reported.add(service.name)
+                say(f"  {service.name} stopped (exit code {service.process.returncode}); see "
+                    f"{service.log_path}")
+        time.sleep(1.0)
+
+
+def _base_env() -> dict[str, str]:
+    import os
+
+    from tracker.settings import PREFIX
+
+    return {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)}
+
+
+@contextlib.contextmanager
+def _no_interrupts() -> Iterator[None]:
+    """Shutdown must finish: a second Ctrl-C only says so."""
+    def patient(signum: int, frame: object) -> None:
+        print("\n  still stopping the services, one moment", file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, patient)
+    previous_term = signal.signal(signal.SIGTERM, patient)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)

@@ -165,8 +165,8 @@ class DemoSettings:
         "demo shop reach it (snippet, pixel, server-side purchases)."
     )
     api_url: str = _env(
-        "DEMO_API_URL", "http://127.0.0.1:8081", doc="Personalization API URL as browsers reach "
-        "it (decisions for the shop's slots)."
+        "DEMO_API_URL", "http://127.0.0.1:8001", doc="Personalization API URL as browsers reach "
+        "it (decisions for the shop's slots); the port of `clickloop personalization api`."
     )
     shop_secret: str | None = _env(
         "DEMO_SHOP_SECRET", None, doc="Signs the shop's session cookie (cart, login); unset = "

@@ -78,15 +78,17 @@ def referrer_class(page_url: str | None, referrer: str | None) -> str:
     'direct'
     """
     params = query_params(page_url)
-    medium = params.get("utm_medium", "").strip().lower()
-    ref_host = host_of(referrer)
-    if has_paid_click_id(page_url) or medium in PAID_MEDIA or medium.startswith("paid"):
+    medium = params.get("utm_medium", "").strip().lower() if params else ""
+    if params and (has_paid_click_id(page_url) or medium in PAID_MEDIA
+                   or medium.startswith("paid")):
         return "paid"
-    if medium in EMAIL_MEDIA or _is_webmail(ref_host):
+    ref_host = host_of(referrer)
+    kind = _host_kind(ref_host) if ref_host is not None else None
+    if medium in EMAIL_MEDIA or kind == "email":
         return "email"
-    if medium in SOCIAL_MEDIA or _on(ref_host, SOCIAL_HOSTS):
+    if medium in SOCIAL_MEDIA or kind == "social":
         return "social"
-    if medium in SEARCH_MEDIA or (ref_host is not None and _is_search(ref_host)):
+    if medium in SEARCH_MEDIA or kind == "search":
         return "search"
     page_host = host_of(page_url)
     if ref_host is not None and page_host is not None and _same_site(ref_host, page_host):
@@ -94,6 +96,18 @@ def referrer_class(page_url: str | None, referrer: str | None) -> str:
     if ref_host is None and not (referrer or "").strip(" -") and not _has_utm(params):
         return "direct"
     return "other"
+
+
+@lru_cache(maxsize=8192)
+def _host_kind(host: str) -> str | None:
+    """email / social / search for a well-known referrer host, else None (cached)."""
+    if _is_webmail(host):
+        return "email"
+    if _on(host, SOCIAL_HOSTS):
+        return "social"
+    if SEARCH_HOST.search(host) is not None:
+        return "search"
+    return None
 
 
 def _on(host: str | None, domains: frozenset[str]) -> bool:
@@ -106,11 +120,6 @@ def _on(host: str | None, domains: frozenset[str]) -> bool:
 
 def _is_webmail(host: str | None) -> bool:
     return host is not None and (_on(host, WEBMAIL_HOSTS) or "webmail" in host)
-
-
-@lru_cache(maxsize=4096)
-def _is_search(host: str) -> bool:
-    return SEARCH_HOST.search(host) is not None
 
 
 def _same_site(a: str, b: str) -> bool:

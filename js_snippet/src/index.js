@@ -10,7 +10,7 @@ import { guard, ignore, on } from './guard.js'
 import { forgetIdentity, setUser } from './identity.js'
 import { denied, setConsent, silent } from './privacy.js'
 import { track } from './events.js'
-import { adopt, flush, forgetQueue, hide, online, resume } from './transport.js'
+import { adopt, flush, forgetQueue, hide, leave, online, resume } from './transport.js'
 import { QUEUE } from './storage.js'
 import { hookHistory, pageview } from './navigation.js'
 import { ping, visibility, watchEngagement } from './engagement.js'
@@ -58,8 +58,9 @@ function boot(queue, script) {
   })
   on(window, 'pagehide', () => {
     ping()
-    hide()
+    leave(true)
   })
+  on(window, 'pageshow', () => leave(false)) // back from the back/forward cache
   on(window, 'online', online)
   on(window, 'storage', (e) => e.key == QUEUE && e.newValue && resume())
   on(document, 'click', click, true)

@@ -18,6 +18,7 @@ let pending = []
 let busy = false
 let fails = 0
 let timer = 0
+let leaving = false
 
 const endpoint = () => config.collector + '/v1/events'
 const tick = guard(flush)
@@ -53,26 +54,34 @@ export function flush() {
   if (!config.collector) return ignore('no collector')
   const batch = pending.splice(0, config.batch)
   const data = body(batch)
-  let retry = true
+  const keepalive = data.length < 5e4 // the browser's keepalive quota is 64 KB in flight
+  let status = 0
   busy = true
-  new Promise((resolve) =>
-    resolve(fetch(endpoint(), { method: 'POST', body: data, keepalive: data.length < 5e4, credentials: credentials() }))
-  )
+  new Promise((resolve) => resolve(fetch(endpoint(), { method: 'POST', body: data, keepalive, credentials: credentials() })))
     .then((response) => {
-      const status = response.status
-      retry = status == 408 || status == 429 || status >= 500
-      if (config.debug && !retry) response.text().then((text) => ignore('HTTP ' + status, text))
+      status = response.status
+      if (config.debug) response.text().then((text) => ignore('HTTP ' + status, text))
     })
     .catch(ignore)
     .then(() => {
       busy = false
+      // No answer after pagehide: the browser rejects the page's promise but still delivers a
+      // keepalive request, like a beacon; sending it again from the next page would double it.
+      const retry = status ? status == 408 || status == 429 || status >= 500 : !(leaving && keepalive)
       if (retry) {
         pending = batch.concat(pending)
         bound()
         fails++
+        if (leaving) persist()
       } else fails = 0
       if (pending.length) schedule(fails ? Math.min(1e3 << Math.min(fails, 6), 6e4) : 1)
     })
+}
+
+/** pagehide (true) or pageshow (false): whether the page is being left. */
+export function leave(value) {
+  leaving = value
+  if (value) hide()
 }
 
 /** Page hidden or unloading: beacon what is left, keep the rest for later. */

@@ -87,3 +87,51 @@ test('the online event cuts a running backoff short', async () => {
   await page.tick(60000)
   assert.deepEqual(page.types(), ['page_view'])
 })
+
+test('a request still in flight at pagehide is not sent again, though the page sees it fail', async () => {
+  // Chrome rejects the page's fetch promise on unload while it still delivers the keepalive
+  // request; the next page must not resend those events.
+  const page = await openPage()
+  let reject
+  const original = page.window.fetch
+  page.window.fetch = (url, init) => {
+    page.window.fetch = original
+    page.network.requests.push({ url, init, kind: 'fetch', events: JSON.parse(init.body).events })
+    return new Promise((_, no) => (reject = no))
+  }
+  await page.tick(1000)
+  page.window.dispatchEvent(new page.window.Event('pagehide'))
+  reject(new TypeError('Failed to fetch'))
+  await page.tick(0)
+  await page.hide() // Chrome fires visibilitychange after pagehide: it would store a requeued batch
+  assert.equal(page.storage().cl_q, undefined)
+  await page.tick(60000)
+  assert.equal(page.network.requests.length, 1)
+})
+
+test('a 503 answered after pagehide keeps the batch for the next page', async () => {
+  const page = await openPage()
+  let answer
+  const original = page.window.fetch
+  page.window.fetch = (url, init) => {
+    page.window.fetch = original
+    return new Promise((resolve) => (answer = () => resolve({ status: 503, ok: false, url, text: () => Promise.resolve('') })))
+  }
+  await page.tick(1000)
+  page.window.dispatchEvent(new page.window.Event('pagehide'))
+  answer()
+  await page.tick(0)
+  assert.deepEqual(JSON.parse(page.storage().cl_q).map((e) => e.event_type), ['page_view'])
+})
+
+test('back from the back/forward cache, failures are retried again', async () => {
+  const page = await openPage()
+  page.window.dispatchEvent(new page.window.Event('pagehide'))
+  page.window.dispatchEvent(new page.window.Event('pageshow'))
+  page.network.mode = 'down'
+  page.call('track', 'search', 'x')
+  await page.tick(1000)
+  page.network.mode = 'ok'
+  await page.tick(2000)
+  assert.deepEqual(page.types(), ['page_view', 'search'])
+})

@@ -74,7 +74,8 @@ class Variant:
     html: str | None = None
     text: str | None = None
     when: Conditions = field(default_factory=Conditions)
-    line: int = 0  # where it is defined, for messages
+    line: int = 0  # where its name is written, for messages
+    column: int = 0
 
     def content(self, recommendations: Sequence[Mapping[str, Any]] = ()) -> dict[str, str]:
         """The ``content`` object of the API answer (``{}``: keep the page's own content)."""

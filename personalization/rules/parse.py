@@ -111,8 +111,10 @@ class _Reader:
             return exc
 
     def mapping(self, node: Node, path: str, allowed: tuple[str, ...],
-                required: tuple[str, ...] = ()) -> dict[str, tuple[Node, Node]] | None:
-        """Keys -> (key node, value node); reports unknown, duplicate and missing keys."""
+                required: tuple[str, ...] = (), owner: Node | None = None,
+                ) -> dict[str, tuple[Node, Node]] | None:
+        """Keys -> (key node, value node); reports unknown, duplicate and missing keys (a
+        missing key at ``owner``, the key this mapping is the value of, when given)."""
         if not isinstance(node, MappingNode):
             self.fail(node, path, f"expected a mapping with keys {', '.join(allowed)}")
             return None
@@ -134,7 +136,7 @@ class _Reader:
             out[key] = (key_node, value_node)
         for key in required:
             if key not in out:
-                self.fail(node, path, f"missing required key {key!r}")
+                self.fail(owner or node, path, f"missing required key {key!r}")
         return out
 
     # --- the document ---------------------------------------------------------------------------
@@ -161,14 +163,14 @@ class _Reader:
                 if not NAME_RE.match(name):
                     self.fail(key_node, path, f"slot name {name!r}: {NAME_HINT}")
                     continue
-                slot = self.slot(name, value_node, path)
+                slot = self.slot(name, key_node, value_node, path)
                 if slot is not None:
                     slots[name] = slot
         return Rules(slots, source)
 
-    def slot(self, name: str, node: Node, path: str) -> Slot | None:
+    def slot(self, name: str, key_node: Node, node: Node, path: str) -> Slot | None:
         fields = self.mapping(node, path, ("default", "variants", "recommendations"),
-                             ("default",))
+                              ("default",), owner=key_node)
         if fields is None:
             return None
         default = None
@@ -196,7 +198,7 @@ class _Reader:
         seen: dict[str, int] = {}
         for variant in ([default] if default else []) + variants:
             if variant.name in seen:
-                self.problems.append(Problem(variant.line, 1, path, (
+                self.problems.append(Problem(variant.line, variant.column, path, (
                     f"variant name {variant.name!r} is used twice (also on line "
                     f"{seen[variant.name]}); names must be unique within a slot")))
             seen.setdefault(variant.name, variant.line)
@@ -255,7 +257,7 @@ class _Reader:
         if not ok or name_node is None:
             return None
         return Variant(name, content.get("html"), content.get("text"), when,
-                       node.start_mark.line + 1)
+                       name_node.start_mark.line + 1, name_node.start_mark.column + 1)
 
     def conditions(self, node: Node, path: str) -> Conditions | None:
         keys = ("segment", "intent_min", "intent_max", "cart", "cart_value_min", "campaign",

@@ -93,6 +93,9 @@ class Store(Protocol):
     def decision(self, decision_id: str) -> dict[str, Any] | None:
         """A logged decision, for attributing a later outcome to it."""
 
+    def link(self, visitor_id: str, profile_id: str) -> None:
+        """Map a visitor id to a profile id (identity stitching writes these)."""
+
     def forget(self, visitor_id: str, now: float) -> Forgotten:
         """Delete the visitor's profile, links and decisions; leave a tombstone."""
 

@@ -152,6 +152,10 @@ class EmbeddedStore:
             "SELECT record FROM decisions WHERE decision_id = ?", (decision_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
+    def link(self, visitor_id: str, profile_id: str) -> None:
+        self._conn("profiles").execute("INSERT OR REPLACE INTO links VALUES (?, ?)",
+                                       (visitor_id, profile_id))
+
     def forget(self, visitor_id: str, now: float) -> Forgotten:
         conn = self._conn("profiles")
         conn.execute("BEGIN IMMEDIATE")

@@ -131,6 +131,12 @@ class RedisStore:
         data = self.r.get(self.k("decision", decision_id))
         return json.loads(data) if data else None
 
+    def link(self, visitor_id: str, profile_id: str) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.set(self.k("link", visitor_id), profile_id)
+        pipe.sadd(self.k("links-of", profile_id), visitor_id)
+        pipe.execute()
+
     def forget(self, visitor_id: str, now: float) -> Forgotten:
         r = self.r
         profile_id = self.resolve(visitor_id)
@@ -150,8 +156,9 @@ class RedisStore:
             pipe.zrem(self.k("open", source.decode()), profile_id)
         for v in sorted(visitors):
             pipe.xadd(self.k("tombstones"), {"key": forget_key(v), "at": repr(now)})
-        pipe.xtrim(self.k("tombstones"),
-                   minid=f"{int((now - TOMBSTONE_DAYS * 86_400) * 1000)}-0", approximate=True)
+        # stream ids are the server's clock in ms: expire by wall time, not the request's
+        cutoff = max(0, int((time.time() - TOMBSTONE_DAYS * 86_400) * 1000))
+        pipe.xtrim(self.k("tombstones"), minid=f"{cutoff}-0", approximate=True)
         profiles, links, _, decisions, *_ = pipe.execute()
         return Forgotten(profile_id, int(profiles), int(links), int(decisions))
 

@@ -112,7 +112,9 @@ def test_python_command_sets_the_lake_and_spark_for_the_job(base):
     lake = config["lake"]
     assert shlex.split(command) == [
         "env", f"CLICKLOOP_LAKE_DIR={lake}", "CLICKLOOP_SPARK_DRIVER_MEMORY=3g",
-        "CLICKLOOP_SPARK_MASTER=local[3]", f"PYSPARK_PYTHON={PY}",
+        "CLICKLOOP_SPARK_MASTER=local[3]",
+        f"PYSPARK_PYTHON={PY}",
+        "PYSPARK_SUBMIT_ARGS=--conf spark.ui.showConsoleProgress=false pyspark-shell",
         PY, "-m", "stream_jobs.parse_logs",
         "/landing/access log.gz", "/landing/b.log", "--format", "auto", "--drop-bots",
     ]
@@ -128,7 +130,8 @@ def test_spark_submit_command_runs_the_job_file_in_client_mode(tmp_path):
         "env", f"CLICKLOOP_LAKE_DIR={tmp_path / 'lake'}", "CLICKLOOP_SPARK_DRIVER_MEMORY=2g",
         "CLICKLOOP_SPARK_MASTER=spark://m:7077", f"PYSPARK_DRIVER_PYTHON={PY}",
         "/opt/spark/bin/spark-submit", "--master", "spark://m:7077", "--driver-memory", "2g",
-        "--name", "clickloop-reports", f"{APP}/reports.py",
+        "--name", "clickloop-reports", "--conf", "spark.ui.showConsoleProgress=false",
+        f"{APP}/reports.py",
         "--start", "2015-05-17", "--end", "2015-05-20",
         "--funnels", "/etc/clickloop/funnels.yaml",
     ]
@@ -142,6 +145,9 @@ def test_unknown_job_is_refused(base):
 def test_job_summary_is_the_last_line_as_json():
     assert job_summary('{"page_views": 3, "dates": ["2015-05-17"]}') == {
         "page_views": 3, "dates": ["2015-05-17"]}
+    # a progress bar drawn with \r on stderr can share the summary's line
+    assert job_summary('\r[Stage 9:>   (0 + 2) / 2]\r          \r{"sessions": 5}') == {
+        "sessions": 5}
     with pytest.raises(LaunchConfigError, match="not its JSON summary: 'Traceback"):
         job_summary("Traceback (most recent call last):")
     with pytest.raises(LaunchConfigError, match="not its JSON summary"):

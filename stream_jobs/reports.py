@@ -1,0 +1,137 @@
+"""Batch job: marketer reports for a date range (Parquet + CSV + one HTML page per report).
+
+``python -m stream_jobs.reports --start 2024-03-01 --end 2024-03-31 [--report traffic ...]
+[--funnels funnels.yaml]`` writes ``<lake>/reports/<report>/<start>_<end>/``. Sessions are
+derived from the lake with the same rules as ``stream_jobs.sessionize`` (one day of margin each
+side), so a report always agrees with the events it counts, late ones included. Bots are left
+out unless ``--include-bots``. The last line printed is a JSON summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from tracker.settings import Settings
+
+MARGIN = timedelta(days=1)
+DEFAULT_FUNNELS = Path(__file__).resolve().parent / "reporting" / "default_funnels.yaml"
+
+
+def report_inputs(spark: Any, settings: Settings, start: date, end: date, *,
+                  funnels_file: Path | None = None, include_bots: bool = False,
+                  top_n: int = 20) -> Any:
+    """Events (with sessions) and sessions that started in ``[start, end]``, cached."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from stream_jobs.lake import LakePaths, read_events
+    from stream_jobs.reporting.model import ReportInputs
+    from stream_jobs.sessions import (
+        assign_sessions,
+        dedupe_events,
+        event_rows,
+        summarize_sessions,
+    )
+
+    events = read_events(spark, LakePaths(settings.lake), start - MARGIN, end + MARGIN)
+    assigned = assign_sessions(dedupe_events(event_rows(events)),
+                               settings.spark.session_gap_minutes)
+    assigned = assigned.persist(StorageLevel.MEMORY_AND_DISK)
+    sessions = summarize_sessions(assigned).where(
+        F.col("session_date").between(F.lit(start), F.lit(end)))
+    if not include_bots:
+        sessions = sessions.where(~F.col("is_bot"))
+    sessions = sessions.persist(StorageLevel.MEMORY_AND_DISK)
+    in_range = assigned.join(sessions.select("session_id"), "session_id", "left_semi")
+    return ReportInputs(spark=spark, start=start, end=end, events=in_range.persist(),
+                        sessions=sessions, top_n=top_n, include_bots=include_bots,
+                        funnels_file=funnels_file or DEFAULT_FUNNELS)
+
+
+def run(spark: Any, settings: Settings, start: date, end: date, names: Sequence[str], *,
+        funnels_file: Path | None = None, include_bots: bool = False,
+        top_n: int = 20) -> tuple[dict[str, Any], list[Any]]:
+    """Build and write the reports ``names``; returns the JSON summary and what was written."""
+    from stream_jobs.lake import LakePaths
+    from stream_jobs.reporting.funnel_spec import load_funnels
+    from stream_jobs.reporting.output import write_report
+    from stream_jobs.reporting.registry import report_module
+
+    if end < start:
+        raise ValueError(f"--end {end} is before --start {start}")
+    modules = [report_module(name) for name in names]  # unknown names fail before any work
+    if "funnels" in names:  # so does a bad funnels file
+        load_funnels(funnels_file or DEFAULT_FUNNELS)
+    inputs = report_inputs(spark, settings, start, end, funnels_file=funnels_file,
+                           include_bots=include_bots, top_n=top_n)
+    written = []
+    try:
+        for module in modules:
+            written.append(write_report(module.build(inputs),
+                                        inputs, LakePaths(settings.lake).reports))
+    finally:
+        for frame in (inputs.events, inputs.sessions):
+            frame.unpersist()
+    summary = {
+        "job": "reports", "start": start.isoformat(), "end": end.isoformat(),
+        "reports": {w.name: {"html": str(w.html),
+                             "tables": {n: len(t.rows) for n, t in w.tables.items()}}
+                    for w in written},
+    }
+    return summary, written
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments shared by ``python -m stream_jobs.reports`` and ``clickloop report``."""
+    parser.add_argument("--start", type=date.fromisoformat, required=True,
+                        help="first day (YYYY-MM-DD, UTC)")
+    parser.add_argument("--end", type=date.fromisoformat, required=True,
+                        help="last day, inclusive")
+    parser.add_argument("--funnels", type=Path, default=None,
+                        help="funnels YAML (default: the packaged checkout funnels)")
+    parser.add_argument("--include-bots", action="store_true",
+                        help="count sessions of bots too")
+    parser.add_argument("--top", type=int, default=20, help="rows in top-N tables")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point (``python -m stream_jobs.reports`` or spark-submit)."""
+    from stream_jobs.reporting.funnel_spec import FunnelSpecError
+    from stream_jobs.reporting.registry import REPORTS
+    from stream_jobs.spark_session import build_spark, launched_by_spark_submit
+
+    parser = argparse.ArgumentParser(prog="stream_jobs.reports",
+                                     description="Build marketer reports for a date range.")
+    parser.add_argument("--report", action="append", choices=(*REPORTS, "all"),
+                        help="report to build (repeatable; default: all)")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    names = list(REPORTS) if not args.report or "all" in args.report else args.report
+    if args.end < args.start:
+        print(f"reports: --end {args.end} is before --start {args.start}", file=sys.stderr)
+        return 2
+    settings = Settings.from_env()
+    spark = build_spark(settings, "clickloop-reports",
+                        under_spark_submit=launched_by_spark_submit(os.environ))
+    try:
+        summary, _ = run(spark, settings, args.start, args.end, names,
+                         funnels_file=args.funnels, include_bots=args.include_bots,
+                         top_n=args.top)
+    except FunnelSpecError as exc:
+        print(f"reports: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        spark.stop()
+    print(json.dumps(summary), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""The worker's logic without Kafka: delayed labels, sessions, skips, segments, recommendations."""
+
+from __future__ import annotations
+
+from personalization.engine import Engine
+from personalization.forgetting import forget_key
+from personalization.intent import IntentModel
+from personalization.observation import observe
+from personalization.recommend import ItemGraph
+from personalization.synthetic import generate
+from tests.personalization.builders import add, buy, epoch, event, view
+
+GAP = 1800.0
+
+
+class Labels:
+    """Records every label the engine learns: (features, outcome, prediction then)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[dict[str, float], bool, float]] = []
+
+    def __call__(self, x: dict[str, float], y: bool, p: float) -> None:
+        self.seen.append((dict(x), y, p))
+
+
+def engine(**kw) -> tuple[Engine, Labels]:
+    labels = Labels()
+    return Engine(IntentModel("logreg"), ItemGraph(), gap_s=GAP, on_label=labels, **kw), labels
+
+
+def feed(e: Engine, *events: dict) -> list[float | None]:
+    """Process events; the intent the profile had right after each one."""
+    out = []
+    for raw in events:
+        obs = observe(raw)
+        e.process(obs)
+        out.append(e.profiles[obs.visitor_id].intent)
+    return out
+
+
+def test_no_purchase_labels_arrive_once_when_the_session_times_out() -> None:
+    e, labels = engine()
+    predicted = feed(e, event("page_view", "v", 0), view("v", 1, "JK-1"), add("v", 2, "JK-1"))
+    assert labels.seen == []  # the outcome is not known while the session is open
+    e.advance(epoch(2) + GAP - 1)
+    assert labels.seen == []  # 29:59 idle: still open
+    assert e.advance(epoch(2) + GAP + 1) == 1
+    assert [y for _, y, _ in labels.seen] == [False, False, False]
+    # each label is scored with the prediction made at the time, in order
+    assert [p for _, _, p in labels.seen] == predicted
+    assert e.model.learned == 3
+    e.advance(epoch(500))
+    feed(e, event("page_view", "v", 600))  # a new session: the old one is not learned again
+    e.advance(epoch(600) + GAP + 1)
+    assert len(labels.seen) == 4 and e.model.learned == 4
+
+
+def test_a_purchase_labels_what_came_before_it_positive_at_once() -> None:
+    e, labels = engine()
+    feed(e, view("w", 0, "SH-1"), add("w", 1, "SH-1"))
+    assert labels.seen == []
+    feed(e, buy("w", 5, "o-1", {"SH-1": 1}))
+    assert [y for _, y, _ in labels.seen] == [True, True]
+    # the state after the purchase waits for its own label: does she buy *again*?
+    e.advance(epoch(5) + GAP + 1)
+    assert [y for _, y, _ in labels.seen] == [True, True, False]
+    assert labels.seen[2][0]["s_purchased"] == 1.0
+
+
+def test_features_at_prediction_time_never_contain_the_outcome() -> None:
+    e, labels = engine()
+    story = [("page_view", 0), ("view", 1), ("add", 2)]
+    for visitor in ("buyer", "browser"):
+        for kind, minute in story:
+            if kind == "page_view":
+                feed(e, event("page_view", visitor, minute, source="search"))
+            elif kind == "view":
+                feed(e, view(visitor, minute, "JK-1", source="search"))
+            else:
+                feed(e, add(visitor, minute, "JK-1", source="search"))
+    feed(e, buy("buyer", 4, "o-1", {"JK-1": 1}, source="search"))
+    e.advance(epoch(4) + GAP + 1)
+    bought = [x for x, y, _ in labels.seen if y]
+    not_bought = [x for x, y, _ in labels.seen if not y and x["s_purchased"] == 0.0]
+    assert len(bought) == 3 and len(not_bought) == 3
+    # the buyer's three snapshots are exactly the browser's: nothing in them tells the outcome
+    assert bought == not_bought
+    for x in bought:
+        assert x["h_customer"] == 0.0 and x["h_purchases"] == 0.0 and x["s_purchased"] == 0.0
+
+
+def test_a_long_session_contributes_a_bounded_sample() -> None:
+    e, labels = engine(max_pending=10)
+    feed(e, *[view("long", minute, "JK-1" if minute % 2 else "SH-1") for minute in range(50)])
+    e.advance(epoch(49) + GAP + 1)
+    assert len(labels.seen) == 10
+
+
+def test_page_pings_add_engaged_time_without_a_snapshot() -> None:
+    e, labels = engine()
+    feed(e, event("page_view", "p", 0), event("page_ping", "p", 1, engaged_ms=15000),
+         event("page_ping", "p", 2, engaged_ms=15000), view("p", 3, "WA-1"))
+    e.advance(epoch(3) + GAP + 1)
+    assert len(labels.seen) == 2
+    assert labels.seen[1][0]["s_engaged_min"] > 0  # the view was scored with the pings' time
+
+
+def test_bots_duplicates_and_forgotten_visitors_are_skipped() -> None:
+    e, _ = engine()
+    first = event("page_view", "h", 0, event_id="00000000-0000-4000-8000-000000000001")
+    feed(e, first)
+    e.process(observe(first))  # a browser retrying its batch
+    e.process(observe(event("page_view", "crawler", 1, is_bot=True)))
+    e.forget({forget_key("h"): epoch(5)})
+    assert "h" not in e.profiles
+    e.process(observe(event("page_view", "h", 4)))  # sent before the request: dropped
+    assert "h" not in e.profiles
+    e.process(observe(event("page_view", "h", 6)))  # came back afterwards: a new profile
+    c = e.counters
+    assert (c.events, c.applied, c.duplicates, c.bots, c.forgotten) == (5, 2, 1, 1, 1)
+    assert e.profiles["h"].history.first_seen == epoch(6)
+    assert "crawler" not in e.profiles
+
+
+def test_hand_made_visitors_get_the_expected_segment_and_recommendations() -> None:
+    e, _ = engine()
+    # three visitors view the jacket then the cap; one buys shoes with socks
+    for i, minute in enumerate((0, 10, 20)):
+        feed(e, view(f"a{i}", minute, "JK-1"), view(f"a{i}", minute + 1, "CP-1"))
+    feed(e, view("b", 0, "SH-1"), add("b", 1, "SH-1"), view("b", 1.2, "SK-1"),
+         add("b", 1.5, "SK-1"),
+         buy("b", 2, "o-b", {"SH-1": 1, "SK-1": 1}))
+    feed(e, view("b2", 30, "WA-1"), view("b2", 31, "WA-1"))  # the watch: popular, no pairs
+    # Lea puts the shoes in her cart, leaves, and comes back tomorrow; Kim views the jacket
+    feed(e, view("lea", 60, "SH-1"), add("lea", 61, "SH-1"))
+    e.advance(epoch(61) + GAP + 1)
+    feed(e, event("page_view", "lea", 24 * 60), view("kim", 24 * 60, "JK-1"))
+    published = {p.profile_id: p for p in e.publish(epoch(24 * 60))}
+    kim, lea, b = published["kim"], published["lea"], published["b"]
+    assert [r["sku"] for r in kim.recommendations][:1] == ["CP-1"]  # viewed together
+    assert "JK-1" not in [r["sku"] for r in kim.recommendations]  # the one she looks at
+    lea_recs = [r["sku"] for r in lea.recommendations]
+    assert lea_recs[0] == "SK-1" and "SH-1" not in lea_recs  # bought together; not in cart
+    assert "SH-1" not in [r["sku"] for r in b.recommendations]  # just bought
+    assert lea.segment == "cart_abandoner"
+    assert b.segment == "first_time_customer"
+    assert kim.segment == "new_visitor"
+    assert lea.recommendations[0] == {"sku": "SK-1", "name": "Merino Socks",
+                                      "url": "https://shop.example.com/p/SK-1", "price": 19.0}
+
+
+def test_the_model_learns_that_carts_and_checkouts_signal_a_purchase() -> None:
+    e, labels = engine()
+    for i, raw in enumerate(generate(600, seed=5)):
+        obs = observe(raw)
+        e.process(obs)
+        if i % 50 == 0:
+            e.advance(obs.ts)
+    e.advance(e.event_time + GAP + 1)
+    assert e.model.learned == len(labels.seen) > 3000
+    feed(e, event("page_view", "cart", 0, start=e_start(e)), view("cart", 1, "JK-1",
+         start=e_start(e)), add("cart", 2, "JK-1", start=e_start(e)),
+         event("begin_checkout", "cart", 3, products=[{"sku": "JK-1", "price": 189.0}],
+               start=e_start(e)))
+    feed(e, event("page_view", "look", 0, start=e_start(e)),
+         view("look", 1, "JK-1", start=e_start(e)))
+    assert e.profiles["cart"].intent > 2 * e.profiles["look"].intent
+    summary = e.model.summary()
+    assert summary["roc_auc"] > 0.75
+    assert summary["log_loss"] < summary["no_skill_log_loss"]
+
+
+def e_start(e: Engine):
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(e.event_time + 3 * GAP, UTC)

@@ -1,0 +1,250 @@
+"""The worker against a real Kafka broker (and real Redis): events in, profiles out, and a
+crash or a SIGKILL at any moment neither loses nor double-counts an event."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaProducer
+
+from personalization.stores import Checkpoint, SaveResult, Store
+from personalization.stores.embedded import EmbeddedStore
+from personalization.stores.redis_store import RedisStore
+from personalization.synthetic import generate
+from personalization.worker import Worker
+from tests.fixtures.collector import settings_env
+from tests.kafka.events import produce
+from tests.personalization.builders import add, buy, event, view
+from tracker.settings import PROJECT_ROOT, Settings
+
+pytestmark = pytest.mark.kafka
+
+
+def story_day_one() -> list[dict[str, Any]]:
+    return [
+        view("x1", 0, "JK-1"), view("x1", 1, "CP-1"), view("x2", 2, "JK-1"),
+        view("x2", 3, "CP-1"),
+        event("page_view", "bob", 0, source="email", campaign="spring"),
+        view("bob", 1, "SH-1"), view("bob", 2, "SK-1"), add("bob", 3, "SH-1"),
+        add("bob", 4, "SK-1"), buy("bob", 6, "o-bob", {"SH-1": 1, "SK-1": 1}),
+        view("ann", 10, "JK-1"), add("ann", 11, "JK-1"),
+        event("page_view", "crawler", 12, is_bot=True),
+    ]
+
+
+def story_day_two() -> list[dict[str, Any]]:
+    return [event("page_view", "ann", 24 * 60, device="mobile"),
+            view("ann", 24 * 60 + 1, "SH-2"),
+            event("page_view", "bob", 24 * 60 + 5)]
+
+
+def check_story(store: Store) -> None:
+    """What the two days must leave, written out by hand."""
+    ann, bob, x1 = (store.read_profile(v) for v in ("ann", "bob", "x1"))
+    assert ann is not None and bob is not None and x1 is not None
+    assert ann.segment == "cart_abandoner"
+    assert {sku: line.quantity for sku, line in ann.cart.items()} == {"JK-1": 1}
+    assert ann.history.sessions == 1
+    assert ann.session is not None
+    assert (ann.session.events, ann.session.page_views, ann.session.product_views) == (2, 1, 1)
+    assert ann.session.device == "mobile"
+    ann_recs = [r["sku"] for r in ann.recommendations]
+    assert ann_recs[0] == "CP-1"  # viewed together with the jacket in her cart
+    assert "JK-1" not in ann_recs and "SH-2" not in ann_recs  # in the cart; on screen
+    assert bob.segment == "first_time_customer"
+    assert (bob.history.purchases, bob.history.revenue, bob.history.sessions) == (1, 148.0, 1)
+    assert bob.cart == {}
+    assert not {"SH-1", "SK-1"} & {r["sku"] for r in bob.recommendations}  # just bought
+    assert x1.session is None or x1.session.product_views == 2
+    assert 0 < ann.intent < 1  # type: ignore[operator]
+    assert store.read_profile("crawler") is None
+
+
+def settings_for(tmp_path: Path, bootstrap: str, topic: str, **section: Any) -> Settings:
+    base = Settings.from_env(environ={})
+    values = {"consumer_group": f"test-{uuid.uuid4().hex[:8]}", "checkpoint_seconds": 0.2,
+              **section}
+    return dataclasses.replace(
+        base, state_dir=tmp_path / "state",
+        kafka=dataclasses.replace(base.kafka, bootstrap=bootstrap, topic=topic),
+        personalization=dataclasses.replace(base.personalization, **values),
+    )
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
+    """Poll until ``condition`` holds; fail with ``what`` after ``timeout`` (a deadline on
+    a condition, not a timed assertion: nothing here depends on how fast it happens)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def stored_total(store: Store, group: str) -> int:
+    return sum(store.load_checkpoint(group).offsets.values())
+
+
+class RunningWorker:
+    """A worker in a thread of this process; ``stop()`` checkpoints and leaves the group."""
+
+    def __init__(self, settings: Settings, store: Store, bootstrap: str):
+        self.worker = Worker(settings, store, bootstrap=bootstrap)
+        self.stop_event = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.worker.run(self.stop_event, consumer_config={"max_poll_records": 50})
+        except BaseException as exc:  # the crash test wants to see it
+            self.error = exc
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=60)
+        assert not self.thread.is_alive()
+
+
+def send_garbage(bootstrap: str, topic: str) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    try:
+        producer.send(topic, key=b"ann", value=b"{definitely not json")
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+
+
+@pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    made: Store
+    if request.param == "embedded":
+        made = EmbeddedStore(tmp_path / "state" / "personalization")
+    else:
+        made = RedisStore(request.getfixturevalue("redis_url"), prefix="clickloop:")
+    yield made
+    made.close()
+
+
+def test_events_in_kafka_become_profiles_segments_scores_and_recommendations(
+        kafka_broker: str, kafka_topic: str, tmp_path: Path, store: Store) -> None:
+    events = story_day_one() + story_day_two()
+    produce(kafka_broker, kafka_topic, events)
+    send_garbage(kafka_broker, kafka_topic)
+    settings = settings_for(tmp_path, kafka_broker, kafka_topic)
+    running = RunningWorker(settings, store, kafka_broker)
+    try:
+        group = settings.personalization.consumer_group
+        wait_for(lambda: stored_total(store, group) == len(events) + 1, "the checkpoint")
+    finally:
+        running.stop()
+    assert running.error is None
+    check_story(store)
+    summary = store.model_summary(group)
+    assert summary is not None
+    assert summary["unusable"] == 1
+    assert summary["counters"]["events"] == len(events)
+    assert summary["counters"]["bots"] == 1
+
+
+class CrashingStore(EmbeddedStore):
+    """The embedded store, whose next checkpoint fails once ``armed``: the worker dies having
+    processed events whose state was never stored (the window a crash must not lose)."""
+
+    armed = False
+
+    def save(self, checkpoint: Checkpoint) -> SaveResult:
+        if self.armed:
+            raise RuntimeError("simulated crash during a checkpoint")
+        return super().save(checkpoint)
+
+
+def test_a_worker_that_dies_before_its_checkpoint_loses_and_repeats_nothing(
+        kafka_broker: str, kafka_topic: str, tmp_path: Path) -> None:
+    folder = tmp_path / "state" / "personalization"
+    settings = settings_for(tmp_path, kafka_broker, kafka_topic)
+    group = settings.personalization.consumer_group
+    first, second = story_day_one(), story_day_two()
+    crashing = CrashingStore(folder)
+    produce(kafka_broker, kafka_topic, first)
+    running = RunningWorker(settings, crashing, kafka_broker)
+    wait_for(lambda: stored_total(crashing, group) == len(first), "day one's checkpoint")
+    crashing.armed = True
+    produce(kafka_broker, kafka_topic, second)
+    running.thread.join(timeout=90)
+    assert isinstance(running.error, RuntimeError)  # it processed day two, then died
+    counters = running.worker.engine.counters
+    assert (counters.events, counters.applied) == (len(first) + len(second),
+                                                   len(first) + len(second) - 1)  # 1 bot
+    crashing.close()
+
+    store = EmbeddedStore(folder)
+    assert stored_total(store, group) == len(first)  # day two's state never made it
+    restarted = RunningWorker(settings, store, kafka_broker)
+    try:
+        wait_for(lambda: stored_total(store, group) == len(first) + len(second), "day two")
+    finally:
+        restarted.stop()
+    check_story(store)
+    summary = store.model_summary(group)
+    assert summary is not None
+    assert summary["counters"]["events"] == len(first) + len(second)
+
+
+def test_a_killed_worker_resumes_from_its_checkpoint(kafka_broker: str, kafka_topic: str,
+                                                     tmp_path: Path) -> None:
+    """SIGKILL a real ``clickloop personalization worker`` in the middle of a stream."""
+    filler = generate(150, seed=11)  # volume, so that the kill falls mid-stream
+    first = story_day_one() + filler[: len(filler) // 2]
+    second = filler[len(filler) // 2:] + story_day_two()
+    settings = settings_for(tmp_path, kafka_broker, kafka_topic, checkpoint_events=200,
+                            checkpoint_seconds=0.5, worker_instance_id="worker-1")
+    group = settings.personalization.consumer_group
+    env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(PROJECT_ROOT)}
+    command = [sys.executable, "-m", "tracker.cli", "personalization", "worker"]
+    log = tmp_path / "worker.log"
+    store = EmbeddedStore(settings.state_dir / "personalization")
+
+    def start() -> subprocess.Popen[bytes]:
+        with open(log, "ab") as out:
+            return subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=out,
+                                    stderr=subprocess.STDOUT)
+
+    produce(kafka_broker, kafka_topic, first)
+    worker = start()
+    try:
+        wait_for(lambda: stored_total(store, group) == len(first), "the first checkpoint")
+        produce(kafka_broker, kafka_topic, second)
+        wait_for(lambda: stored_total(store, group) > len(first), "a checkpoint in part two")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+        worker = start()
+        wait_for(lambda: stored_total(store, group) == len(first) + len(second),
+                 "the restarted worker to finish")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=10)
+    assert worker.returncode == 0, log.read_text()[-3000:]
+    check_story(store)
+    summary = store.model_summary(group)
+    assert summary is not None
+    bots = sum(1 for e in first + second if e["enrichment"]["ua"]["is_bot"])
+    assert summary["counters"]["events"] == len(first) + len(second)
+    assert summary["counters"]["applied"] == len(first) + len(second) - bots
+    assert summary["counters"]["duplicates"] == 0

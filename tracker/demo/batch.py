@@ -1,0 +1,94 @@
+"""The demo's batch step: authoritative sessions, then every report, in one Spark session.
+
+``python -m tracker.demo.batch --start 2026-11-22 --end 2026-11-23`` runs
+:func:`stream_jobs.sessionize.run` and :func:`stream_jobs.reports.run` (all reports, the
+packaged funnels) over the same dates with one SparkSession, which saves a JVM start over
+running ``python -m stream_jobs.sessionize`` and ``python -m stream_jobs.reports`` one after
+the other (what the Airflow DAG does). Like those jobs it prints a one-line JSON summary last:
+``{"job": "demo_batch", "sessionize": {...}, "reports": {...}}``.
+
+:func:`run_batch` starts it as a child process (the demo keeps no JVM of its own) and returns
+that summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from tracker.settings import PROJECT_ROOT, Settings
+
+
+class BatchError(RuntimeError):
+    """The batch step failed; the message quotes the end of its log."""
+
+
+def run_batch(start: date, end: date, *, env: Mapping[str, str], log_path: Path,
+              timeout: float = 900.0) -> dict[str, Any]:
+    """Run this module as a child process with ``env``; its JSON summary."""
+    command = [sys.executable, "-m", "tracker.demo.batch", "--start", start.isoformat(),
+               "--end", end.isoformat()]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        result = subprocess.run(command, env=dict(env), cwd=PROJECT_ROOT,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=log, timeout=timeout)
+        log.write(result.stdout)
+    lines = result.stdout.decode("utf-8", "replace").strip().splitlines()
+    if result.returncode != 0 or not lines:
+        raise BatchError(f"the batch step (sessionize + reports) failed with exit code "
+                         f"{result.returncode}; see {log_path}:\n{_tail(log_path)}")
+    from stream_jobs.job_launch import LaunchConfigError, job_summary
+
+    try:
+        return job_summary(lines[-1])
+    except LaunchConfigError as exc:
+        raise BatchError(f"{exc}; see {log_path}") from exc
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from stream_jobs import reports, sessionize
+    from stream_jobs.reporting.registry import REPORTS
+    from stream_jobs.spark_session import build_spark, launched_by_spark_submit
+
+    parser = argparse.ArgumentParser(prog="tracker.demo.batch",
+                                     description="Sessionize and build every report for a date "
+                                     "range, in one Spark session.")
+    parser.add_argument("--start", type=date.fromisoformat, required=True)
+    parser.add_argument("--end", type=date.fromisoformat, required=True)
+    args = parser.parse_args(argv)
+    if args.end < args.start:
+        print(f"tracker.demo.batch: --end {args.end} is before --start {args.start}",
+              file=sys.stderr)
+        return 2
+    settings = Settings.from_env()
+    spark = build_spark(settings, "clickloop-demo-batch",
+                        under_spark_submit=launched_by_spark_submit(os.environ),
+                        extra={"spark.ui.showConsoleProgress": "false"})
+    try:
+        sessions = sessionize.run(spark, settings, args.start, args.end)
+        built, _ = reports.run(spark, settings, args.start, args.end, list(REPORTS))
+    finally:
+        spark.stop()
+    print(json.dumps({"job": "demo_batch", "sessionize": sessions, "reports": built}),
+          flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
