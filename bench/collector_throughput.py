@@ -24,6 +24,7 @@ import random
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -153,6 +154,16 @@ def kafka_count(bootstrap: str, topic: str, expected: int, timeout: float = 60) 
         time.sleep(0.5)
 
 
+def bench_bare(work: Path, args: argparse.Namespace, script: Path) -> dict[str, float]:
+    port = free_port()
+    bare = start_bare(port, args.workers, args.threads, work / "bare.log")
+    try:
+        run_wrk(f"http://127.0.0.1:{port}", script, args.warmup, args.connections)
+        return run_wrk(f"http://127.0.0.1:{port}", script, args.duration, args.connections)
+    finally:
+        stop(bare)
+
+
 def bench_collector(bootstrap: str, work: Path, args: argparse.Namespace, script: Path,
                     producer: dict[str, object] | None) -> dict[str, float]:
     settings = collector_settings(work / f"state-{time.monotonic_ns()}", bootstrap,
@@ -203,6 +214,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="measure every configuration this many times (median ratio)")
     parser.add_argument("--sweep", action="store_true",
                         help="also try producer linger_ms x compression_type")
     args = parser.parse_args()
@@ -223,25 +236,28 @@ def main() -> int:
           f"{args.connections} connections, {args.duration}s; {BATCH}-event batches; "
           f"{os.cpu_count()} cores shared by wrk, gunicorn and Kafka\n")
     try:
-        port = free_port()
-        bare = start_bare(port, args.workers, args.threads, work / "bare.log")
-        try:
-            run_wrk(f"http://127.0.0.1:{port}", script, args.warmup, args.connections)
-            reference = run_wrk(f"http://127.0.0.1:{port}", script, args.duration,
-                                args.connections)
-        finally:
-            stop(bare)
         configs: list[tuple[str, dict[str, object] | None]] = [("production config", None)]
         if args.sweep:
-            configs += [(f"linger={linger} {compression}",
+            configs += [(f"linger={linger} {compression or 'none'}",
                          {"linger_ms": linger, "compression_type": compression or None})
                         for linger in (0, 5, 20) for compression in ("", "lz4", "gzip")]
         print(f"{'endpoint':28} {'req/s':>8} {'events/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
               f"{'ratio':>6}  loss check")
-        _row("bare Flask 204", reference, reference, None)
-        for name, producer in configs:
-            result = bench_collector(bootstrap, work, args, script, producer)
-            _row(f"collector, {name}", result, reference, result)
+        ratios: dict[str, list[float]] = {}
+        for round_ in range(1, args.rounds + 1):
+            # the bare reference is measured again before each configuration: on a shared
+            # machine the load drifts, and the ratio must compare like with like
+            for name, producer in configs:
+                reference = bench_bare(work, args, script)
+                result = bench_collector(bootstrap, work, args, script, producer)
+                _row(f"bare Flask 204 (round {round_})", reference, reference, None)
+                _row(f"collector, {name}", result, reference, result)
+                ratios.setdefault(name, []).append(result["rps"] / reference["rps"])
+        if args.rounds > 1:
+            print()
+            for name, values in ratios.items():
+                print(f"median ratio, collector {name}: {statistics.median(values):.2f} "
+                      f"over {len(values)} rounds")
     finally:
         if broker_settings is not None:
             kafka_embedded.stop(broker_settings)

@@ -130,25 +130,19 @@ def web_logs():
         import dataclasses
         from pathlib import Path
 
-        from stream_jobs.landing import archive_files, claims_from_dicts
-        from stream_jobs.log_preflight import check_log_file, write_file_reject
+        from stream_jobs.landing import claims_from_dicts
+        from stream_jobs.log_preflight import set_aside_unusable
 
-        usable, rejected, details = [], [], {}
-        for c in claims_from_dicts(claim["claimed"]):
-            problem = check_log_file(Path(c.path), config["log_format"])
-            if problem is None:
-                usable.append(c)
-                continue
-            written = write_file_reject(Path(config["lake"]), Path(c.path), c.sha256, problem)
-            print(f"REJECTED {c.name}: {problem.reason}; reject record in {written}")
-            rejected.append(c)
-            details[c.sha256] = {"reason": problem.reason, "reject": str(written)}
-        archive_files(rejected, Path(config["landing"]), Path(config["archive"]), str(run_id),
-                      state="rejected", details=details)
+        usable, messages = set_aside_unusable(
+            claims_from_dicts(claim["claimed"]), landing=Path(config["landing"]),
+            archive=Path(config["archive"]), lake=Path(config["lake"]),
+            log_format=config["log_format"], run_id=str(run_id))
+        for message in messages:
+            print(message)
         if not usable:
             print(f"no new usable log files in {config['landing']}: nothing to parse")
             return {}
-        print(f"{len(usable)} file(s) to parse, {len(rejected)} rejected whole")
+        print(f"{len(usable)} file(s) to parse")
         return {"claimed": [dataclasses.asdict(c) for c in usable]}
 
     @task.bash(outlets=[LAKE_EVENTS], output_processor=_job_summary)

@@ -13,8 +13,9 @@ across several workers by simple addition:
 A visitor's candidates are scored from seeds (cart items weigh 2; the last 5 products viewed
 this session, or in earlier sessions between visits, and products just bought weigh 1):
 ``score(c) = sum(weight(s) * (viewed_together(s, c) + 3 * bought_together(s, c)))``, ties
-broken by popularity then SKU, topped up from popularity. Never recommended: what is in the cart, what was bought in the last 30 days, the
-product being looked at, and products we know no name or URL for (nothing to link to).
+broken by popularity then SKU, topped up from popularity. Never recommended: what is in the
+cart, what was bought in the last 30 days, the product being looked at, and products we know no
+name or URL for (nothing to link to).
 """
 
 from __future__ import annotations

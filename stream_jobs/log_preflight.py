@@ -21,7 +21,10 @@ import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stream_jobs.landing import Claim
 
 SAMPLE_LINES = 50  # what the parse job detects a format from
 FILE_REJECT_NAME = "part-file-reject.json"
@@ -121,3 +124,42 @@ def write_file_reject(lake: Path, path: Path, content_sha256: str, problem: File
     tmp.write_text(json.dumps(record) + "\n", encoding="utf-8")
     tmp.replace(target)
     return target
+
+
+def set_aside_unusable(
+    claims: list[Claim],
+    *,
+    landing: Path,
+    archive: Path,
+    lake: Path,
+    log_format: str,
+    run_id: str,
+) -> tuple[list[Claim], list[str]]:
+    """Check every claimed file; reject and archive the unusable ones. Safe to retry.
+
+    Returns the claims that go on to the parse job and one log line per file set aside. A file
+    a previous attempt already rejected and archived counts as rejected again, not as missing.
+    """
+    from stream_jobs.landing import MANIFEST_DIR, archive_files, read_record
+
+    usable: list[Claim] = []
+    rejected: list[Claim] = []
+    details: dict[str, dict[str, str]] = {}
+    messages: list[str] = []
+    for claim in claims:
+        path = Path(claim.path)
+        if not path.is_file():
+            record = read_record(archive / MANIFEST_DIR, claim.sha256) or {}
+            messages.append(f"{claim.name}: no longer in the landing folder "
+                            f"({record.get('state', 'unknown')}: {record.get('reason', '-')})")
+            continue
+        problem = check_log_file(path, log_format)
+        if problem is None:
+            usable.append(claim)
+            continue
+        written = write_file_reject(lake, path, claim.sha256, problem)
+        messages.append(f"REJECTED {claim.name}: {problem.reason}; reject record in {written}")
+        rejected.append(claim)
+        details[claim.sha256] = {"reason": problem.reason, "reject": str(written)}
+    archive_files(rejected, landing, archive, run_id, state="rejected", details=details)
+    return usable, messages

@@ -225,14 +225,13 @@ def run(spark: Any, settings: Settings, files: Sequence[LogFile], *,
               .select("ua_key", "ua").persist())
     try:
         counts: dict[int, dict[str, int]] = {f.index: {} for f in files}
-        for row in (slim.join(agents, "ua_key", "left")
-                    .groupBy("file_index", "category",
-                             F.coalesce(F.col("ua.is_bot"), F.lit(False)).alias("bot"))
-                    .count().collect()):
-            per = counts[row["file_index"]]
-            per[row["category"]] = per.get(row["category"], 0) + row["count"]
-            if row["category"] == PAGE and row["bot"]:
-                per["bots"] = per.get("bots", 0) + row["count"]
+        for row in slim.groupBy("file_index", "category").count().collect():
+            counts[row["file_index"]][row["category"]] = row["count"]
+        # bots per file: page views per (file, user agent), then the agent table's verdict
+        for row in (pages.groupBy("file_index", "ua_key").count()
+                    .join(agents.where(F.col("ua.is_bot")).select("ua_key"), "ua_key")
+                    .groupBy("file_index").agg(F.sum("count").alias("bots")).collect()):
+            counts[row["file_index"]]["bots"] = row["bots"]
 
         addresses = (pages.select("ip").distinct()
                      .withColumn("ipinfo", ip_udf(settings.collector.geoip_db,

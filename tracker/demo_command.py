@@ -230,7 +230,6 @@ def _loop(args: argparse.Namespace, settings: Settings, stack: Any) -> int:
     """Traffic, catch-up, batch, summary; 0 when everything worked, 1 when a part did not."""
     from tracker.demo.batch import BatchError, run_batch
     from tracker.demo.progress import Watcher, model_summary
-    from tracker.demo.stack import settings_env
 
     endpoints = stack.endpoints
     child = stack.child_settings
@@ -260,10 +259,9 @@ def _loop(args: argparse.Namespace, settings: Settings, stack: Any) -> int:
 
     start, end = plan.dates
     say(f"\nSessionizing and building the reports for {start} to {end} (Spark)")
-    env = {**_base_env(), **settings_env(child)}
     written: dict[str, Any] = {}
     try:
-        summary = run_batch(start, end, env=env, log_path=stack.logs / "batch.log")
+        summary = run_batch(start, end, env=stack.env, log_path=stack.logs / "batch.log")
         written = summary.get("reports", {}).get("reports", {})
         sessions = summary.get("sessionize", {}).get("sessions")
         say(f"  {sessions:,} sessions in {child.lake / 'sessions'}" if sessions is not None
@@ -385,14 +383,6 @@ def _serve(stack: Any) -> None:
                 say(f"  {service.name} stopped (exit code {service.process.returncode}); see "
                     f"{service.log_path}")
         time.sleep(1.0)
-
-
-def _base_env() -> dict[str, str]:
-    import os
-
-    from tracker.settings import PREFIX
-
-    return {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)}
 
 
 @contextlib.contextmanager

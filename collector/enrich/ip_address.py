@@ -63,7 +63,7 @@ def client_ip(remote_addr: str | None, forwarded_for: str | None,
     """
     if trusted_proxies <= 0 or not forwarded_for:
         return remote_addr
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    hops = [hop.strip()[:64] for hop in forwarded_for.split(",") if hop.strip()]
     if len(hops) < trusted_proxies:
         return hops[0] if hops else remote_addr
     return hops[-trusted_proxies]

@@ -49,7 +49,7 @@ function run(args) {
 function boot(queue, script) {
   if (script && script.src) commands.init(Object.assign({ collector: new URL(script.src).origin }, fromDataset(script.dataset)))
   const later = []
-  for (const args of queue) args[0] == 'init' || args[0] == 'consent' ? run(args) : later.push(args)
+  for (const args of queue) args[0] == 'init' || args[0] == 'consent' ? guard(run)(args) : later.push(args)
   adopt()
   on(document, 'visibilitychange', () => {
     visibility()
@@ -71,6 +71,9 @@ function boot(queue, script) {
   if (document.readyState == 'loading') on(document, 'DOMContentLoaded', slots)
   else slots()
   for (const args of later) guard(run)(args)
+  // The first batch goes at once: on a visitor's first page its answer sets the cl_vid cookie,
+  // which every later request (and the next page) must carry to count as the same visitor.
+  flush()
 }
 
 const stub = window.clickloop

@@ -1,5 +1,6 @@
 // Delivery: batch, send, retry, persist. Every event is sent once after a success and never
-// silently dropped, except past the queue bound (oldest first) or under consent 'none'.
+// silently dropped, except past the queue bound (oldest first), on a final 4xx answer (resending
+// cannot fix it) or under consent 'none'.
 //
 // While the page lives, batches go with fetch (keepalive, text/plain so there is no CORS
 // preflight) because only fetch reports the outcome: a network error, 408, 429 or 5xx puts the
@@ -137,7 +138,7 @@ export function adopt() {
   }
 }
 
-/** Page visible again: take back what was stored and send it (the backoff stands). */
+/** Page visible again, or another page stored events: take them over and send now. */
 export function resume() {
   adopt()
   flush()

@@ -104,3 +104,14 @@ test('an init call overrides the script attributes', async () => {
   await page.tick(1000)
   assert.equal(page.network.posts()[0].url, 'https://other.test/v1/events')
 })
+
+test('a broken init call before load does not stop the snippet from starting', async () => {
+  const page = await openPage({
+    before: [
+      ['init', { collector: 'https://c.test', ping: 0 }],
+      ['init', { get delay() { throw new Error('hostile getter') } }],
+    ],
+  })
+  await page.tick(1000)
+  assert.deepEqual(page.types(), ['page_view'])
+})

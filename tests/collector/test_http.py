@@ -462,7 +462,7 @@ fuzz_body = st.one_of(
 )
 
 
-@hyp_settings(max_examples=300, deadline=None,
+@hyp_settings(max_examples=200, deadline=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(payload=fuzz_body, content_type=st.sampled_from(["application/json", "text/plain",
                                                          "image/png"]),

@@ -12,7 +12,7 @@ import random
 
 import pytest
 
-from stream_jobs.log_preflight import check_log_file, write_file_reject
+from stream_jobs.log_preflight import check_log_file, set_aside_unusable, write_file_reject
 
 
 def combined_lines(count: int) -> bytes:
@@ -114,3 +114,35 @@ def test_compression_is_recognised_by_suffix_case_insensitively(tmp_path, suffix
     path = tmp_path / f"a.log{suffix}"
     path.write_bytes(b"plain text, not compressed\n")
     assert check_log_file(path).reason.startswith("corrupt gzip file")
+
+
+def test_set_aside_rejects_and_archives_unusable_files_and_is_safe_to_retry(tmp_path):
+    from stream_jobs.landing import claim_files, manifest_summary
+
+    landing, archive, lake = tmp_path / "landing", tmp_path / "archive", tmp_path / "lake"
+    landing.mkdir()
+    (landing / "good.log").write_bytes(combined_lines(60))
+    (landing / "bad.log.gz").write_bytes(b"not gzip\n")
+    claims = claim_files(landing, archive, "run-1", min_age_s=0).claimed
+
+    usable, messages = set_aside_unusable(claims, landing=landing, archive=archive, lake=lake,
+                                          log_format="auto", run_id="run-1")
+    assert [c.name for c in usable] == ["good.log"]
+    bad_sha = hashlib.sha256(b"not gzip\n").hexdigest()
+    ingest = "log-" + hashlib.sha256(f"bad.log.gz\0{bad_sha}".encode()).hexdigest()[:12]
+    reject = lake / "rejects" / "logs" / f"ingest={ingest}" / "part-file-reject.json"
+    assert messages == [
+        "REJECTED bad.log.gz: corrupt gzip file, cannot decompress: Error -3 while decompressing "
+        f"data: incorrect header check (after 0 complete lines); reject record in {reject}"]
+    assert (archive / bad_sha[:16] / "bad.log.gz").is_file()
+    assert manifest_summary(archive) == {"claimed": 1, "rejected": 1}
+
+    # a retry of the task: the rejected file is gone from landing, nothing breaks or changes
+    usable_again, messages_again = set_aside_unusable(
+        claims, landing=landing, archive=archive, lake=lake, log_format="auto", run_id="run-1")
+    assert [c.name for c in usable_again] == ["good.log"]
+    assert messages_again == [
+        "bad.log.gz: no longer in the landing folder (rejected: corrupt gzip file, cannot "
+        "decompress: Error -3 while decompressing data: incorrect header check (after 0 "
+        "complete lines))"]
+    assert manifest_summary(archive) == {"claimed": 1, "rejected": 1}

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from personalization.synthetic import generate
 from personalization.worker import Worker
 from tests.fixtures.collector import settings_env
 from tests.kafka.events import produce
-from tests.personalization.builders import add, buy, event, view
+from tests.personalization.builders import START, add, buy, event, view
 from tracker.settings import PROJECT_ROOT, Settings
 
 pytestmark = pytest.mark.kafka
@@ -82,7 +83,7 @@ def settings_for(tmp_path: Path, bootstrap: str, topic: str, **section: Any) -> 
     )
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 180.0) -> None:
     """Poll until ``condition`` holds; fail with ``what`` after ``timeout`` (a deadline on
     a condition, not a timed assertion: nothing here depends on how fast it happens)."""
     deadline = time.monotonic() + timeout
@@ -206,7 +207,8 @@ def test_a_worker_that_dies_before_its_checkpoint_loses_and_repeats_nothing(
 def test_a_killed_worker_resumes_from_its_checkpoint(kafka_broker: str, kafka_topic: str,
                                                      tmp_path: Path) -> None:
     """SIGKILL a real ``clickloop personalization worker`` in the middle of a stream."""
-    filler = generate(150, seed=11)  # volume, so that the kill falls mid-stream
+    # volume, so that the kill falls mid-stream; a month earlier, so the story stays the latest
+    filler = generate(150, seed=11, start=START - timedelta(days=30), days=10)
     first = story_day_one() + filler[: len(filler) // 2]
     second = filler[len(filler) // 2:] + story_day_two()
     settings = settings_for(tmp_path, kafka_broker, kafka_topic, checkpoint_events=200,

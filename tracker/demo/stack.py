@@ -14,9 +14,9 @@ Everything listens on one host name (``CLICKLOOP_DEMO_SHOP_HOST``, 127.0.0.1): t
 configured ones when free, else free ones (a second demo, or a test, can run next to a first).
 
 Children get their own session, so a Ctrl-C in the terminal reaches only the demo, which stops
-them in order: each gets its polite signal (SIGINT for the Spark job, which stops its queries on
-``KeyboardInterrupt``; SIGTERM for gunicorn and the worker, which flush and checkpoint), then
-SIGTERM to its whole process group, then SIGKILL.
+them in order: SIGTERM first (gunicorn flushes its producers, the worker checkpoints; the Spark
+job's JVM exits when its Python driver does, and its checkpoint makes that safe at any
+instant), then SIGTERM to the whole process group, then SIGKILL for what is still there.
 """
 
 from __future__ import annotations
@@ -170,14 +170,22 @@ class Service:
                     self._signal_group(signal.SIGKILL)
                     process.wait(10)
         # children of the child (a JVM, gunicorn workers) must not outlive it
-        self._signal_group(signal.SIGTERM)
+        if self._signal_group(signal.SIGTERM):
+            deadline = time.monotonic() + 15
+            while self._signal_group(0) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            self._signal_group(signal.SIGKILL)
         return process.returncode
 
-    def _signal_group(self, signum: int) -> None:
+    def _signal_group(self, signum: int) -> bool:
+        """Signal the child's process group; False when nothing is left in it."""
         if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+            return False
+        try:
             os.killpg(self.process.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -248,6 +256,7 @@ class Stack:
     shop: Any = None
     started_kafka: bool = False
     child_settings: Settings | None = None
+    env: dict[str, str] = field(default_factory=dict)  # every child's environment
 
     # --- start ----------------------------------------------------------------------------------
 
@@ -268,7 +277,7 @@ class Stack:
                                      settings.kafka.partitions, settings.kafka.replication)
         self.api_token = settings.personalization.api_token or secrets.token_urlsafe(24)
         self.child_settings = child = self._child_settings(endpoints)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)}
+        self.env = env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)}
         env.update(settings_env(child))
         env.update(self.overrides)
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -290,7 +299,7 @@ class Stack:
             self.services.append(Service(
                 "stream-events", [sys.executable, "-m", "stream_jobs.stream_events",
                                   "--trigger-seconds", f"{STREAM_TRIGGER_SECONDS:g}"],
-                env, self.logs / "stream-events.log", first_signal=signal.SIGINT))
+                env, self.logs / "stream-events.log"))
         for service in self.services:  # all at once: they start in parallel
             service.start()
         for service in self.services:
@@ -316,8 +325,11 @@ class Stack:
         s = self.settings
         origins = tuple(dict.fromkeys((*s.collector.allowed_origins, endpoints.shop_url)))
         spark = s.spark
+        # a demo on a laptop: a 1 GB driver and two shuffle partitions, unless configured
         if f"{PREFIX}SPARK_DRIVER_MEMORY" not in os.environ and spark.driver_memory == "2g":
-            spark = dataclasses.replace(spark, driver_memory="1g")  # a demo, on a laptop
+            spark = dataclasses.replace(spark, driver_memory="1g")
+        if f"{PREFIX}SPARK_SHUFFLE_PARTITIONS" not in os.environ:
+            spark = dataclasses.replace(spark, shuffle_partitions=2)
         return dataclasses.replace(
             s,
             state_dir=Path(s.state_dir).resolve(),

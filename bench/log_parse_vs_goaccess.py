@@ -1,0 +1,180 @@
+"""Benchmark: parse a 1-million-line combined access log, Clickloop (Spark) vs GoAccess.
+
+    .venv/bin/python bench/log_parse_vs_goaccess.py [--lines 1000000] [--work DIR]
+
+The log is the shared 10,000-line Apache sample (``../shared/data/logs/``) repeated and shifted
+in time (each copy 4 days after the previous one), so it has real browsers, bots, static files
+and one truncated line per copy. Then, on the same file:
+
+- ``stream_jobs.parse_logs`` (Spark ``local[2]``): parse, classify, enrich (user agent, address,
+  referrer), write ``page_view`` events to Parquet and rejects to JSON;
+- GoAccess (Debian package ``goaccess``, single-threaded in 1.7): parse and build its JSON report.
+
+Each runs in a child process whose whole process tree's resident memory is sampled every
+0.2 s. Spark's JVM start-up is measured separately and left out of lines/s. Prints lines/s, wall
+time and peak memory of each, and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT.parent / "shared" / "data" / "logs" / "apache_combined_sample.log"
+STAMP = re.compile(r"\[(\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2}) ([+-]\d{4})\]")
+SHIFT = timedelta(days=4)
+
+
+def build_log(path: Path, lines: int) -> Path:
+    """Repeat the sample, each copy shifted by 4 more days, until ``lines`` lines."""
+    if path.exists() and sum(1 for _ in path.open("rb")) == lines:
+        return path
+    sample = SAMPLE.read_text(encoding="utf-8").splitlines()
+    parts = []
+    for line in sample:
+        match = STAMP.search(line)
+        if match is None:
+            parts.append((line, None, "", ""))
+            continue
+        moment = datetime.strptime(match.group(1), "%d/%b/%Y:%H:%M:%S")
+        parts.append((line[: match.start(1)], moment, match.group(2), line[match.end(2):]))
+    with path.open("w", encoding="utf-8") as out:
+        written, copy = 0, 0
+        while written < lines:
+            delta = SHIFT * copy
+            for head, moment, zone, tail in parts:
+                if written == lines:
+                    break
+                if moment is None:
+                    out.write(head + "\n")
+                else:
+                    stamp = (moment + delta).strftime("%d/%b/%Y:%H:%M:%S")
+                    out.write(f"{head}{stamp} {zone}{tail}\n")
+                written += 1
+            copy += 1
+    return path
+
+
+def run_clickloop(log: Path, work: Path, memory: str) -> dict:
+    os.environ.update({
+        "CLICKLOOP_LAKE_DIR": str(work / "lake"), "CLICKLOOP_STATE_DIR": str(work / "state"),
+        "CLICKLOOP_SPARK_MASTER": "local[2]", "CLICKLOOP_SPARK_DRIVER_MEMORY": memory,
+        "CLICKLOOP_SPARK_SHUFFLE_PARTITIONS": "4",
+    })
+    sys.path.insert(0, str(ROOT))
+    from stream_jobs.parse_logs import Site, prepare_files, run
+    from stream_jobs.spark_session import build_spark
+    from tracker.settings import Settings
+
+    shutil.rmtree(work / "lake", ignore_errors=True)
+    settings = Settings.from_env()
+    t0 = time.perf_counter()
+    spark = build_spark(settings, "bench-parse-logs")
+    started = time.perf_counter()
+    files = prepare_files([log], "combined")
+    summary = run(spark, settings, files, site=Site("http", "semicomplete.com"))
+    done = time.perf_counter()
+    spark.stop()
+    return {"seconds": done - started, "startup_s": started - t0, "lines": summary["lines"],
+            "detail": {k: summary[k] for k in ("page_views", "static", "filtered", "bots",
+                                               "rejects", "events_written")}}
+
+
+def run_goaccess(log: Path, work: Path) -> dict:
+    report = work / "goaccess.json"
+    started = time.perf_counter()
+    subprocess.run(["goaccess", str(log), "--log-format=COMBINED", "--no-global-config",
+                    "-o", str(report)], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    done = time.perf_counter()
+    general = json.loads(report.read_text())["general"]
+    return {"seconds": done - started, "startup_s": 0.0, "lines": general["total_requests"],
+            "detail": {"valid_requests": general["valid_requests"],
+                       "failed_requests": general["failed_requests"]}}
+
+
+def measured(args: list[str]) -> tuple[dict, int]:
+    """Run this script as a child for one tool; its JSON line and peak process-tree RSS."""
+    import psutil
+
+    process = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE,
+                               text=True, cwd=ROOT)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        parent = psutil.Process(process.pid)
+        while not stop.is_set():
+            try:
+                tree = [parent, *parent.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = process.communicate()
+    stop.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise SystemExit(f"child {args} failed with {process.returncode}")
+    return json.loads(out.strip().splitlines()[-1]), peak
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/clickloop-bench-logs"))
+    parser.add_argument("--spark-memory", default="2g")
+    parser.add_argument("--tool", choices=("clickloop", "goaccess"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    log = args.work / "access.log"
+    if args.tool:  # child mode
+        result = (run_clickloop(log, args.work, args.spark_memory) if args.tool == "clickloop"
+                  else run_goaccess(log, args.work))
+        print(json.dumps(result), flush=True)
+        return 0
+    if not SAMPLE.is_file():
+        print(f"the shared sample {SAMPLE} is missing", file=sys.stderr)
+        return 2
+    if shutil.which("goaccess") is None:
+        print("GoAccess is not installed: apt-get install goaccess", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    build_log(log, args.lines)
+    print(f"log: {log} ({args.lines:,} lines, {log.stat().st_size / 2**20:.0f} MB; built in "
+          f"{time.perf_counter() - t0:.1f} s or reused)", flush=True)
+    results = {}
+    for tool in ("clickloop", "goaccess"):
+        result, peak = measured(["--work", str(args.work), "--spark-memory", args.spark_memory,
+                                 "--tool", tool])
+        result["peak_rss"] = peak
+        results[tool] = result
+        print(f"{tool}: {result['detail']}", flush=True)
+    print(f"\n{'tool':<10} {'lines':>10} {'seconds':>9} {'lines/s':>10} {'peak RSS':>10}")
+    for tool, r in results.items():
+        print(f"{tool:<10} {r['lines']:>10,} {r['seconds']:>9.1f} "
+              f"{r['lines'] / r['seconds']:>10,.0f} {r['peak_rss'] / 2**20:>8,.0f} MB")
+    print(f"(Spark startup, not counted: {results['clickloop']['startup_s']:.1f} s)")
+    ratio = ((results["clickloop"]["lines"] / results["clickloop"]["seconds"])
+             / (results["goaccess"]["lines"] / results["goaccess"]["seconds"]))
+    print(f"ratio Clickloop/GoAccess lines/s: {ratio:.2f} "
+          f"(machine load average at the end: {os.getloadavg()[0]:.1f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Personalization worker throughput on one core: events/s read from Kafka, learned, scored and
+checkpointed, side by side with a bare consumer that only reads and decodes the same records.
+
+The benchmark process is pinned to one CPU (the broker is another process). Three runs over the
+same topic, each with a fresh consumer group:
+
+1. *bare consumer* (the reference): kafka-python poll + ``json.loads``, nothing else;
+2. *worker*: the real :class:`personalization.worker.Worker` with the embedded SQLite store,
+   timed until its checkpoint holds every offset (so checkpoint cost is included);
+3. *engine only*: the same events through :class:`personalization.engine.Engine` in memory,
+   to show where the time goes (no Kafka, no store).
+
+    .venv/bin/python bench/worker_throughput.py                      # 4000 visitors
+    .venv/bin/python bench/worker_throughput.py --visitors 8000 --model forest
+
+Uses ``CLICKLOOP_KAFKA_BOOTSTRAP`` when set, else starts a dedicated embedded broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
+
+from personalization.engine import Engine  # noqa: E402
+from personalization.intent import MODELS, IntentModel  # noqa: E402
+from personalization.observation import read_record  # noqa: E402
+from personalization.recommend import ItemGraph  # noqa: E402
+from personalization.stores.embedded import EmbeddedStore  # noqa: E402
+from personalization.synthetic import generate  # noqa: E402
+from personalization.worker import Worker  # noqa: E402
+from tracker import kafka_embedded  # noqa: E402
+from tracker.settings import Settings  # noqa: E402
+
+
+def produce(bootstrap: str, topic: str, values: list[bytes], keys: list[bytes]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
+                             batch_size=256 * 1024)
+    try:
+        for key, value in zip(keys, values, strict=True):
+            producer.send(topic, key=key, value=value)
+        producer.flush(timeout=120)
+    finally:
+        producer.close()
+
+
+def bare_consumer(bootstrap: str, topic: str, total: int) -> float:
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap,
+                             group_id=f"bench-bare-{uuid.uuid4().hex[:6]}",
+                             enable_auto_commit=False, auto_offset_reset="earliest",
+                             max_poll_records=500)
+    try:
+        seen = 0
+        started = None
+        while seen < total:
+            batches = consumer.poll(timeout_ms=500)
+            for records in batches.values():
+                if started is None:
+                    started = time.perf_counter()
+                for record in records:
+                    json.loads(record.value)
+                    seen += 1
+        assert started is not None
+        return total / (time.perf_counter() - started)
+    finally:
+        consumer.close()
+
+
+def worker_run(settings: Settings, bootstrap: str, total: int) -> tuple[float, dict]:
+    store = EmbeddedStore(settings.state_dir / "personalization")
+    worker = Worker(settings, store, bootstrap=bootstrap)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    group = settings.personalization.consumer_group
+    thread.start()
+    # the clock starts at the first event processed (group join is not throughput)
+    while worker.engine.counters.events == 0:
+        time.sleep(0.001)
+    started = time.perf_counter()
+    while sum(store.load_checkpoint(group).offsets.values()) < total:
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    thread.join(timeout=60)
+    summary = store.model_summary(group) or {}
+    store.close()
+    return total / elapsed, summary
+
+
+def engine_only(values: list[bytes], kind: str) -> float:
+    engine = Engine(IntentModel(kind), ItemGraph())
+    started = time.perf_counter()
+    for i, value in enumerate(values):
+        obs = read_record(value)
+        engine.process(obs)
+        if i % 200 == 0:
+            engine.advance(obs.ts)
+    engine.publish(engine.event_time)
+    return len(values) / (time.perf_counter() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--visitors", type=int, default=4000)
+    parser.add_argument("--model", choices=sorted(MODELS), default="logreg")
+    parser.add_argument("--cpu", type=int, default=0, help="core to pin this process to")
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {args.cpu})
+
+    events = generate(args.visitors, seed=7)
+    values = [json.dumps(e, separators=(",", ":")).encode() for e in events]
+    keys = [e["visitor_id"].encode() for e in events]
+    total = len(values)
+
+    temp = Path(tempfile.mkdtemp(prefix="clickloop-bench-worker-"))
+    base = Settings.from_env()
+    broker_settings = dataclasses.replace(base, state_dir=temp / "kafka-state")
+    started_broker = False
+    try:
+        bootstrap = base.kafka.bootstrap
+        if not bootstrap:
+            bootstrap = kafka_embedded.start(broker_settings)
+            started_broker = True
+        topic = f"bench.worker.{uuid.uuid4().hex[:8]}"
+        kafka_embedded.ensure_topics(bootstrap, [topic], partitions=3, replication=1)
+        produce(bootstrap, topic, values, keys)
+        print(f"{total} events from {args.visitors} visitors in topic {topic}; model "
+              f"{args.model}; this process pinned to CPU {args.cpu} of {os.cpu_count()}; "
+              f"load average {os.getloadavg()[0]:.1f}\n", flush=True)
+
+        bare = bare_consumer(bootstrap, topic, total)
+        settings = dataclasses.replace(
+            base, state_dir=temp / "worker-state",
+            kafka=dataclasses.replace(base.kafka, bootstrap=bootstrap, topic=topic),
+            personalization=dataclasses.replace(
+                base.personalization, consumer_group=f"bench-{uuid.uuid4().hex[:6]}",
+                intent_model=args.model, redis_url=None))
+        worker, summary = worker_run(settings, bootstrap, total)
+        memory = engine_only(values, args.model)
+
+        print(f"{'run':<34} {'events/s':>10} {'vs bare consumer':>17}")
+        print(f"{'bare consumer (read + json)':<34} {bare:>10.0f} {1.0:>17.2f}")
+        print(f"{'worker (learn, score, checkpoint)':<34} {worker:>10.0f} {worker / bare:>17.2f}")
+        print(f"{'engine only (no Kafka, no store)':<34} {memory:>10.0f} {memory / bare:>17.2f}")
+        counters = summary.get("counters", {})
+        print(f"\nworker: {counters.get('applied')} events applied, "
+              f"{summary.get('labels')} labels learned, progressive ROC AUC "
+              f"{summary.get('roc_auc')}")
+    finally:
+        if started_broker:
+            kafka_embedded.stop(broker_settings)
+        shutil.rmtree(temp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Helpers of the end-to-end tests: start the demo stack in a temp dir, read what the pipeline
+wrote (Kafka records, lake Parquet via DuckDB, report CSVs), nothing computed by the code under
+test."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.fixtures.collector import free_port
+from tracker.demo.stack import Endpoints, Stack
+from tracker.settings import Settings
+
+
+def stack_settings(state_dir: Path, bootstrap: str, **sections: Any) -> Settings:
+    """Settings of a test stack: its own state dir and topics on the run's broker.
+
+    ``sections``: ``spark={"session_gap_minutes": 1}`` replaces fields of that section.
+    """
+    base = Settings.from_env({})
+    topic = f"test.e2e.{uuid.uuid4().hex[:8]}"
+    settings = dataclasses.replace(
+        base, state_dir=state_dir, lake_dir=None,
+        kafka=dataclasses.replace(base.kafka, bootstrap=bootstrap, topic=topic,
+                                  dead_letter_topic=topic + ".bad"))
+    for name, changes in sections.items():
+        settings = dataclasses.replace(
+            settings, **{name: dataclasses.replace(getattr(settings, name), **changes)})
+    return settings
+
+
+def start_stack(settings: Settings, logs: Path) -> Stack:
+    """The demo's stack on free ports of 127.0.0.1 (shop, collector and API on one host)."""
+    endpoints = Endpoints("127.0.0.1", free_port(), free_port(), free_port())
+    stack = Stack(settings, logs=logs, endpoints=endpoints, say=lambda m: print(m, flush=True))
+    stack.start(timeout=300)
+    return stack
+
+
+def topic_events(bootstrap: str, topic: str, until: Callable[[list[dict[str, Any]]], bool],
+                 timeout: float = 120.0) -> list[dict[str, Any]]:
+    """Every event on ``topic`` once ``until(events)`` holds (AssertionError after timeout)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             group_id=None)
+    try:
+        partitions = [TopicPartition(topic, p)
+                      for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        events: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                events.extend(json.loads(r.value) for r in batch)
+            if until(events):
+                return events
+        raise AssertionError(f"gave up waiting for events on {topic}; got "
+                             f"{[e.get('event_type') for e in events][-40:]}")
+    finally:
+        consumer.close()
+
+
+def parquet_rows(folder: Path, where: str = "true", order: str = "1") -> list[dict[str, Any]]:
+    """Rows of a hive-partitioned Parquet table of the lake (DuckDB, not Spark)."""
+    import duckdb
+
+    files = [p for p in folder.rglob("*.parquet")
+             if not any(part.startswith(("_", ".")) for part in p.relative_to(folder).parts)]
+    if not files:
+        return []
+    con = duckdb.connect()
+    try:
+        relation = con.sql(
+            f"SELECT * FROM read_parquet({[str(f) for f in files]!r}, hive_partitioning = true, "
+            f"union_by_name = true) WHERE {where} ORDER BY {order}")
+        columns = relation.columns
+        return [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
+    finally:
+        con.close()
+
+
+def report_csv(lake: Path, report: str, start: Any, end: Any, table: str) -> list[dict[str, str]]:
+    """A report table as the marketer downloads it."""
+    path = lake / "reports" / report / f"{start}_{end}" / f"{table}.csv"
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
