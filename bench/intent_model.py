@@ -10,6 +10,7 @@ baselines are scored on exactly the same labelled snapshots, through the engine'
     .venv/bin/python bench/intent_model.py                    # 3000 visitors, all models
     .venv/bin/python bench/intent_model.py --visitors 8000 --models logreg,forest
     .venv/bin/python bench/intent_model.py --source simulator  # the demo's traffic model
+    .venv/bin/python bench/intent_model.py --tune              # the learning rate choice
 
 The stream (``--source synthetic``, default) is :mod:`personalization.synthetic`: a hidden
 propensity, source, device, returning and carried cart set each session's purchase probability;
@@ -23,6 +24,7 @@ import argparse
 import math
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,31 @@ from personalization.recommend import ItemGraph  # noqa: E402
 from personalization.synthetic import generate  # noqa: E402
 
 GAP_S = 1800.0
+
+
+def _logreg(optimizer: object, lr: float) -> object:
+    from river import compose, linear_model, preprocessing
+
+    from personalization.intent import PRIOR
+
+    return compose.Pipeline(
+        preprocessing.StandardScaler(),
+        linear_model.LogisticRegression(optimizer=optimizer,
+                                        intercept_init=math.log(PRIOR / (1 - PRIOR)),
+                                        intercept_lr=lr))
+
+
+def tuning_candidates() -> dict[str, Any]:
+    """Optimizer variants of the logistic regression (``--tune``): how the default was set."""
+    from river import optim
+
+    return {
+        "logreg-sgd-0.02": lambda: _logreg(optim.SGD(0.02), 0.02),
+        "logreg-sgd-0.005": lambda: _logreg(optim.SGD(0.005), 0.005),
+        "logreg-sgd-0.001": lambda: _logreg(optim.SGD(0.001), 0.001),
+        "logreg-adagrad-0.05": lambda: _logreg(optim.AdaGrad(0.05), 0.005),
+        "logreg-adam-0.001": lambda: _logreg(optim.Adam(0.001), 0.001),
+    }
 
 
 class Scoreboard:
@@ -87,7 +114,9 @@ def simulator_stream(visitors: int, seed: int) -> list[Observation]:
     from tracker.demo.simulator import SimConfig, simulate
 
     hours = visitors / 30.0
-    requests, _ = simulate(SimConfig(seed=seed, minutes=hours * 60, visitors_per_hour=30.0))
+    config = SimConfig(seed=seed, minutes=hours * 60, visitors_per_hour=30.0,
+                       start=datetime(2026, 11, 2, tzinfo=UTC))
+    requests, _ = simulate(config)
     out = []
     for request in requests:
         visitor = request.visitor
@@ -132,8 +161,13 @@ def main() -> int:
     parser.add_argument("--models", default=",".join(MODELS),
                         help=f"comma-separated, from {', '.join(MODELS)}")
     parser.add_argument("--source", choices=("synthetic", "simulator"), default="synthetic")
+    parser.add_argument("--tune", action="store_true",
+                        help="compare the default logreg with other optimizers/learning rates")
     args = parser.parse_args()
     kinds = [k.strip() for k in args.models.split(",") if k.strip()]
+    if args.tune:
+        MODELS.update(tuning_candidates())
+        kinds = ["logreg", *tuning_candidates()]
     unknown = [k for k in kinds if k not in MODELS]
     if unknown:
         parser.error(f"unknown models {unknown}; choose from {sorted(MODELS)}")
@@ -150,14 +184,14 @@ def main() -> int:
         print(f"  {kind}: done ({result['events_per_s']:.0f} events/s)", flush=True)
     first = results[0]
     print(f"\nlabelled snapshots: {first['labels']} ({first['base_rate']:.1%} positive)\n")
-    print(f"{'predictor':<22} {'ROC AUC':>8} {'2nd half':>9} {'log loss':>9} "
+    print(f"{'predictor':<27} {'ROC AUC':>8} {'2nd half':>9} {'log loss':>9} "
           f"{'events/s':>9} {'AUC / cart rule':>16}")
-    print(f"{'no skill':<22} {0.5:>8.3f} {0.5:>9.3f} {first['no_skill_log_loss']:>9.4f} "
+    print(f"{'no skill':<27} {0.5:>8.3f} {0.5:>9.3f} {first['no_skill_log_loss']:>9.4f} "
           f"{'':>9} {0.5 / first['cart_auc']:>16.2f}")
-    print(f"{'rule: cart not empty':<22} {first['cart_auc']:>8.3f} {first['late_cart_auc']:>9.3f}"
+    print(f"{'rule: cart not empty':<27} {first['cart_auc']:>8.3f} {first['late_cart_auc']:>9.3f}"
           f" {'':>9} {'':>9} {1.0:>16.2f}")
     for r in results:
-        print(f"{'model: ' + r['kind']:<22} {r['auc']:>8.3f} {r['late_auc']:>9.3f} "
+        print(f"{'model: ' + r['kind']:<27} {r['auc']:>8.3f} {r['late_auc']:>9.3f} "
               f"{r['log_loss']:>9.4f} {r['events_per_s']:>9.0f} "
               f"{r['auc'] / r['cart_auc']:>16.2f}")
     best = max(results, key=lambda r: r["auc"])

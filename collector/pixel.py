@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-# 1x1 transparent GIF (43 bytes)
+# 1x1 transparent GIF (42 bytes)
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 INTEGER_FIELDS = frozenset({"schema_version", "engaged_ms", "context.screen_width",
                             "context.screen_height", "context.viewport_width",

@@ -18,13 +18,13 @@ own line.
 >>> m = IntentModel("logreg")
 >>> round(m.predict({"cart_items": 1.0}), 3)
 0.02
->>> for _ in range(500):
+>>> for _ in range(1500):
 ...     m.learn({"cart_items": 1.0}, True, 0.02)
 ...     m.learn({"cart_items": 0.0}, False, 0.02)
 >>> m.predict({"cart_items": 1.0}) > 0.5 > m.predict({"cart_items": 0.0})
 True
 >>> m.learned
-1000
+3000
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ def _logreg() -> Any:
     return compose.Pipeline(
         preprocessing.StandardScaler(),
         linear_model.LogisticRegression(
-            optimizer=optim.SGD(0.005),
+            optimizer=optim.SGD(0.002),
             intercept_init=math.log(PRIOR / (1 - PRIOR)),
-            intercept_lr=0.005,
+            intercept_lr=0.002,
         ),
     )
 

@@ -1,5 +1,8 @@
 """``clickloop report uplift``: did personalization help? Treated arms against the holdout.
 
+Registered as a sub-report in ``stream_jobs.command_report.EXTRA_REPORTS`` (same protocol as
+the CLI's commands); it needs no Spark.
+
 Reads the profiles from the configured store (the worker records each visitor's arm and what
 they bought after their first exposure) and prints conversion and revenue per visitor per arm,
 with the difference and its confidence interval (``--json`` for machines).
@@ -17,15 +20,13 @@ from tracker.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    reports = parser.add_subparsers(dest="report", metavar="REPORT")
-    reports.required = True
-    up = reports.add_parser("uplift", help="personalization vs holdout: conversion, revenue")
-    up.add_argument("--slot", default=None, help="only visitors exposed in this slot")
-    up.add_argument("--since", default=None,
-                    help="only visitors first exposed from this date (YYYY-MM-DD, UTC)")
-    up.add_argument("--confidence", type=float, default=0.95,
-                    help="confidence level of the intervals (default 0.95)")
-    up.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    """Options of ``clickloop report uplift`` (a sub-report of ``stream_jobs.command_report``)."""
+    parser.add_argument("--slot", default=None, help="only visitors exposed in this slot")
+    parser.add_argument("--since", default=None,
+                        help="only visitors first exposed from this date (YYYY-MM-DD, UTC)")
+    parser.add_argument("--confidence", type=float, default=0.95,
+                        help="confidence level of the intervals (default 0.95)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

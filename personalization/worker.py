@@ -74,7 +74,11 @@ class Worker:
         checkpoint = self.store.load_checkpoint(self.group)
         state: dict[str, Any] = {}
         if checkpoint.worker_state:
-            state = pickle.loads(checkpoint.worker_state)
+            try:
+                state = pickle.loads(checkpoint.worker_state)
+            except Exception as exc:  # e.g. a River upgrade changed the model's classes
+                log.error("cannot read the checkpointed model (%s): starting a new model; "
+                          "profiles, offsets and item counts are kept", exc)
         model = state.get("model")
         if model is not None and model.kind != kind:
             log.warning("the checkpointed model is %r but CLICKLOOP_INTENT_MODEL=%r: starting a "

@@ -271,8 +271,9 @@ def log_events(pages: DataFrame, event_schema: Any) -> DataFrame:
     """Page rows (classified, enriched) → lake rows with exactly the contract's schema.
 
     ``pages`` carries: ``content_sha256``, ``line_no``, ``file_name``, ``ts``, ``url``,
-    ``referrer``, ``user_agent``, ``status``, ``ip``, ``ip_anon``, ``ua`` (struct), ``geo`` (struct),
-    ``utm`` (struct), ``referrer_class``, ``referrer_host``, ``site``, ``ingest``.
+    ``referrer``, ``user_agent``, ``status``, ``ip``, ``ip_anon``, ``ua`` (struct),
+    ``geo`` (struct), ``utm`` (struct), ``referrer_class``, ``referrer_host``, ``site``,
+    ``ingest``.
     """
     given: dict[str, Column] = {
         "schema_version": F.lit(1).cast("long"),

@@ -86,6 +86,17 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_compressed(path: Path) -> None:
+    """Decompress a .gz/.bz2 file to its end: a damaged archive is reported here, naming the
+    file, instead of failing a Spark task half-way with a Java stack trace."""
+    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix.lower())
+    if opener is None:
+        return
+    with opener(path, "rb") as handle:
+        while handle.read(1 << 20):
+            pass
+
+
 def ingest_name(file_name: str, content_sha256: str) -> str:
     """``log-<12 hex>`` from the file's base name and content: moving a file to an archive
     folder keeps its ingest, editing or renaming it gives a new one."""
@@ -101,14 +112,17 @@ def prepare_files(paths: Sequence[Path], format_option: str) -> list[LogFile]:
             raise LogInputError(f"{path}: no such file")
         try:
             sha = file_sha256(path)
+            check_compressed(path)
             fmt = format_option
             if fmt == "auto":
                 fmt = detect_format(sample_lines(path), source=str(path))
-        except OSError as exc:
-            raise LogInputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-        except (EOFError, UnknownFormat) as exc:
-            raise LogInputError(str(exc) if isinstance(exc, UnknownFormat)
-                                else f"{path}: truncated compressed file") from exc
+        except EOFError as exc:
+            raise LogInputError(f"{path}: truncated compressed file") from exc
+        except (OSError, ValueError) as exc:  # bad gzip/bz2 data raise these too
+            if isinstance(exc, UnknownFormat):
+                raise LogInputError(str(exc)) from exc
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise LogInputError(f"{path}: cannot read: {reason}") from exc
         ingest = ingest_name(path.name, sha)
         if ingest in seen:  # the same file twice would count every line twice
             raise LogInputError(f"{path}: same name and content as {seen[ingest]}")
@@ -197,9 +211,11 @@ def classified_requests(spark: Any, files: Sequence[LogFile], rules: LogRules, s
 
 
 def run(spark: Any, settings: Settings, files: Sequence[LogFile], *,
-        rules: LogRules = LogRules(), site: Site = Site(),
+        rules: LogRules | None = None, site: Site | None = None,
         now: datetime | None = None) -> dict[str, Any]:
     """Parse ``files`` (from :func:`prepare_files`) into the lake; returns the JSON summary."""
+    rules = rules or LogRules()
+    site = site or Site()
     from pyspark import StorageLevel
     from pyspark.sql import Observation
     from pyspark.sql import functions as F

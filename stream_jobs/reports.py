@@ -103,7 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point (``python -m stream_jobs.reports`` or spark-submit)."""
-    from stream_jobs.reporting.funnel_spec import FunnelSpecError
+    from stream_jobs.reporting.funnel_spec import FunnelSpecError, load_funnels
     from stream_jobs.reporting.registry import REPORTS
     from stream_jobs.spark_session import build_spark, launched_by_spark_submit
 
@@ -117,6 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.end < args.start:
         print(f"reports: --end {args.end} is before --start {args.start}", file=sys.stderr)
         return 2
+    if "funnels" in names:  # a bad funnels file fails before Spark starts
+        try:
+            load_funnels(args.funnels or DEFAULT_FUNNELS)
+        except FunnelSpecError as exc:
+            print(f"reports: {exc}", file=sys.stderr)
+            return 2
     settings = Settings.from_env()
     spark = build_spark(settings, "clickloop-reports",
                         under_spark_submit=launched_by_spark_submit(os.environ))
@@ -124,9 +130,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary, _ = run(spark, settings, args.start, args.end, names,
                          funnels_file=args.funnels, include_bots=args.include_bots,
                          top_n=args.top)
-    except FunnelSpecError as exc:
-        print(f"reports: {exc}", file=sys.stderr)
-        return 2
     finally:
         spark.stop()
     print(json.dumps(summary), flush=True)

@@ -39,8 +39,13 @@ def run(spark: Any, settings: Settings, start: date, end: date,
     """Sessionize ``[start, end]`` into ``<lake>/sessions``; returns the JSON summary."""
     from pyspark.sql import functions as F
 
-    from stream_jobs.lake import LakePaths, dates_between, read_events, read_sessions, \
-        write_sessions
+    from stream_jobs.lake import (
+        LakePaths,
+        dates_between,
+        read_events,
+        read_sessions,
+        write_sessions,
+    )
 
     if end < start:
         raise ValueError(f"--end {end} is before --start {start}")

@@ -124,8 +124,8 @@ def assign_sessions(rows: DataFrame, gap_minutes: int) -> DataFrame:
     prev_ts = F.lag("ts").over(by_time)
     step = (rows
             .withColumn("_campaign", _campaign_key())
-            .withColumn("_gap_break",
-                        prev_ts.isNull() | ((F.unix_micros("ts") - F.unix_micros(prev_ts)) > gap_us)))
+            .withColumn("_gap_break", prev_ts.isNull()
+                        | ((F.unix_micros("ts") - F.unix_micros(prev_ts)) > gap_us)))
     step = step.withColumn("_segment", F.sum(F.col("_gap_break").cast("long")).over(upto_here))
     prev_campaign = F.last(
         F.when(F.col("_campaign").isNotNull(), F.struct("_segment", "_campaign")),
@@ -142,7 +142,8 @@ def assign_sessions(rows: DataFrame, gap_minutes: int) -> DataFrame:
     step = step.withColumn(
         "session_start", F.max(F.when(F.col("_new_session"), F.col("ts"))).over(upto_here)
     )
-    return (step.withColumn("session_id", session_id_for(F.col("visitor_id"), F.col("session_start")))
+    session_id = session_id_for(F.col("visitor_id"), F.col("session_start"))
+    return (step.withColumn("session_id", session_id)
             .drop("_campaign", "_gap_break", "_segment", "_prev", "_new_session"))
 
 

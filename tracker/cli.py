@@ -25,8 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "collector": ("collector.command", "run the event collector (Flask under gunicorn)"),
     "personalization": ("personalization.command", "run the personalization worker or the "
                         "decision API; check a rules file"),
-    "report": ("personalization.report_command", "print a report: uplift of personalization "
-               "over the holdout"),
+    "report": ("stream_jobs.command_report", "build marketer reports; `report uplift`: "
+               "personalization vs holdout"),
     "airflow": ("stream_jobs.airflow_command", "run the log pipeline's DAGs with Airflow"),
     "logs": ("stream_jobs.command_logs", "parse web server access logs into the event lake"),
     "simulate": ("tracker.demo.simulate_command", "send seeded shop traffic through the "

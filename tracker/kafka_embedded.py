@@ -355,7 +355,9 @@ def _prefer(port: int | None, avoid: set[int]) -> int:
 
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # no SO_REUSEADDR: Kafka cannot bind either while the port is taken
+        # SO_REUSEADDR like the JVM's server sockets: a port left in TIME_WAIT by a crashed
+        # broker is free for Kafka, while a port with a live listener still fails to bind
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:

@@ -9,7 +9,7 @@ import { guard, on } from './guard.js'
 import { page } from './navigation.js'
 
 const IDLE = 15e3
-const visibleNow = () => document.visibilityState != 'hidden'
+const visibleNow = () => !document.hidden
 
 let engaged = 0 // ms not yet reported
 let since = Date.now() // engaged time is counted up to here

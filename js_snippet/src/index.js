@@ -53,8 +53,7 @@ function boot(queue, script) {
   adopt()
   on(document, 'visibilitychange', () => {
     visibility()
-    if (document.visibilityState == 'hidden') hide()
-    else resume()
+    document.hidden ? hide() : resume()
   })
   on(window, 'pagehide', () => {
     ping()

@@ -22,7 +22,7 @@ function context() {
     screen_height: s.height,
     viewport_width: window.innerWidth,
     viewport_height: window.innerHeight,
-    language: (navigator.language || '').slice(0, 35) || undefined,
+    language: navigator.language,
     timezone,
   }
 }

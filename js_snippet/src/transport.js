@@ -150,12 +150,15 @@ export function online() {
   resume()
 }
 
-/** Consent withdrawn: queued events lose their identifiers, or all go with consent 'none'. */
+/**
+ * Consent withdrawn: queued events lose their identifiers (an identify is nothing without its
+ * user id: dropped), or all go with consent 'none'.
+ */
 export function forgetQueue(drop) {
   save(QUEUE)
   pending = drop
     ? []
-    : pending.map((e) => {
+    : pending.filter((e) => e.event_type != 'identify').map((e) => {
         delete e.session_id
         delete e.user_id
         e.consent = 'denied'

@@ -63,8 +63,9 @@ test('sendBeacon throwing at unload keeps the events for the next page', async (
   page.window.navigator.sendBeacon = () => {
     throw new TypeError('beacon broken')
   }
+  page.call('track', 'search', 'x')
   const storage = await page.leave()
-  assert.deepEqual(JSON.parse(storage.cl_q).map((e) => e.event_type), ['page_view'])
+  assert.deepEqual(JSON.parse(storage.cl_q).map((e) => e.event_type), ['search'])
 })
 
 test('a render callback that throws is contained and records nothing', async () => {
@@ -94,9 +95,10 @@ test('console stays quiet unless debug is on; then every ignored call says why',
       setup: (window) => (window.console.warn = (...args) => warnings.push(args.join(' '))),
     })
     page.call('nope')
-    page.network.mode = 'down'
     await page.goOffline()
+    page.call('track', 'search', 'x')
     await page.tick(1000)
-    assert.deepEqual(warnings, debug ? ['clickloop: command nope', 'clickloop: offline '] : [])
+    const answer = 'clickloop: HTTP 200 {"accepted":1,"rejected":[]}'
+    assert.deepEqual(warnings, debug ? [answer, 'clickloop: command nope', 'clickloop: offline '] : [])
   }
 })

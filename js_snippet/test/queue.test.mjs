@@ -85,11 +85,13 @@ test('<script data-*> configures the snippet; the collector defaults to the scri
       Object.defineProperty(window.document, 'currentScript', { configurable: true, get: () => script })
     },
   })
+  page.call('track', 'search', 'x')
   await page.tick(50)
-  const [post] = page.network.posts()
-  assert.equal(post.url, 'https://collector.test/v1/events')
-  assert.equal(post.at, Date.UTC(2026, 10, 23, 10, 0, 0, 50))
-  assert.equal(post.events[0].consent, 'granted')
+  const [first, second] = page.network.posts()
+  assert.equal(first.url, 'https://collector.test/v1/events')
+  assert.equal(first.events[0].consent, 'granted')
+  assert.equal(second.at, Date.UTC(2026, 10, 23, 10, 0, 0, 50)) // data-delay="50"
+  assert.equal(page.network.requests[0].init.keepalive, true)
 })
 
 test('an init call overrides the script attributes', async () => {

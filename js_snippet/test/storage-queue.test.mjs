@@ -3,18 +3,21 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Clock, openPage } from './harness.mjs'
+import { Clock, Network, openPage } from './harness.mjs'
 
 const stored = (storage) => JSON.parse(storage.cl_q || '[]')
+/** The network as the page will find it when it loads. */
+const network = (mode, online = true) => Object.assign(new Network(), { mode, online })
 
 test('online: leaving the page beacons the pending events, nothing is stored', async () => {
   const page = await openPage()
   page.call('track', 'search', 'x')
   const storage = await page.leave()
-  const [beacon] = page.network.requests
+  const [first, beacon] = page.network.requests
+  assert.equal(first.kind, 'fetch')
   assert.equal(beacon.kind, 'beacon')
   assert.equal(beacon.url, 'https://c.test/v1/events')
-  assert.deepEqual(beacon.events.map((e) => e.event_type), ['page_view', 'search'])
+  assert.deepEqual(beacon.events.map((e) => e.event_type), ['search'])
   assert.equal(storage.cl_q, undefined)
 })
 
@@ -40,11 +43,9 @@ test('offline: leaving stores the events; the next page sends them before its ow
 })
 
 test('offline twice: the second page adds to the stored queue', async () => {
-  const first = await openPage()
-  await first.goOffline()
+  const first = await openPage({ network: network('ok', false) })
   const afterFirst = await first.leave()
-  const second = await openPage({ url: 'https://shop.test/2', storage: afterFirst, clock: first.clock })
-  await second.goOffline()
+  const second = await openPage({ url: 'https://shop.test/2', storage: afterFirst, clock: first.clock, network: network('ok', false) })
   const afterSecond = await second.leave()
   assert.deepEqual(stored(afterSecond).map((e) => e.url), ['https://shop.test/home', 'https://shop.test/2'])
 })
@@ -52,22 +53,20 @@ test('offline twice: the second page adds to the stored queue', async () => {
 test('a refused beacon keeps the events', async () => {
   const page = await openPage()
   page.network.beaconResult = false
+  page.call('track', 'search', 'x')
   const storage = await page.leave()
-  assert.deepEqual(stored(storage).map((e) => e.event_type), ['page_view'])
+  assert.deepEqual(stored(storage).map((e) => e.event_type), ['search'])
 })
 
 test('while the collector is failing, leaving stores instead of beaconing into the void', async () => {
-  const page = await openPage()
-  page.network.mode = 503
-  await page.tick(1000)
+  const page = await openPage({ network: network(503) })
   const storage = await page.leave()
   assert.equal(page.network.requests.filter((r) => r.kind == 'beacon').length, 0)
   assert.deepEqual(stored(storage).map((e) => e.event_type), ['page_view'])
 })
 
 test('hidden while offline, visible and online again: the stored events come back and go once', async () => {
-  const page = await openPage()
-  await page.goOffline()
+  const page = await openPage({ network: network('ok', false) })
   await page.hide()
   assert.deepEqual(stored(page.storage()).map((e) => e.event_type), ['page_view'])
   page.network.online = true
@@ -84,8 +83,12 @@ test('the queue is bounded: past `queue` events the oldest are dropped', async (
   for (const sku of ['A', 'B', 'C', 'D', 'E']) page.call('track', 'add_to_cart', { sku })
   const storage = await page.leave()
   assert.deepEqual(stored(storage).map((e) => e.product.sku), ['C', 'D', 'E'])
-  const next = await openPage({ before: [['init', { collector: 'https://c.test', ping: 0, queue: 3, auto: false }]], storage, clock: page.clock })
-  await next.goOffline()
+  const next = await openPage({
+    before: [['init', { collector: 'https://c.test', ping: 0, queue: 3, auto: false }]],
+    storage,
+    clock: page.clock,
+    network: network('ok', false),
+  })
   next.call('track', 'add_to_cart', { sku: 'F' })
   assert.deepEqual(stored(await next.leave()).map((e) => e.product.sku), ['D', 'E', 'F'])
 })
@@ -116,8 +119,7 @@ function previousPageWrites(page) {
 }
 
 test('a queue the previous page writes after this one started is taken over, ahead of ours', async () => {
-  const page = await openPage()
-  await page.goOffline()
+  const page = await openPage({ network: network('ok', false) })
   previousPageWrites(page)
   assert.equal(page.storage().cl_q, undefined)
   await page.goOnline()
@@ -129,8 +131,9 @@ test('a queue the previous page writes after this one started is taken over, ahe
 test('without a storage event, the late queue is taken over at the next send', async () => {
   const page = await openPage()
   page.window.localStorage.setItem('cl_q', JSON.stringify([earlier]))
+  page.call('track', 'search', 'x')
   await page.tick(1000)
-  assert.deepEqual(page.network.posts().map((p) => p.events.map((e) => e.event_type)), [['add_to_cart', 'page_view']])
+  assert.deepEqual(page.network.posts().map((p) => p.events.map((e) => e.event_type)), [['page_view'], ['add_to_cart', 'search']])
   assert.equal(page.storage().cl_q, undefined)
 })
 
@@ -146,8 +149,7 @@ test('a hidden page leaves the stored queue to a visible one', async () => {
 })
 
 test('a hidden page (e.g. frozen in the back/forward cache) does not take the queue when online fires', async () => {
-  const page = await openPage()
-  await page.goOffline()
+  const page = await openPage({ network: network('ok', false) })
   await page.hide()
   const stored = page.storage().cl_q
   assert.ok(stored)

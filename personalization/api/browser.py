@@ -12,10 +12,11 @@ import re
 
 from flask import Blueprint, Response, jsonify, request
 
-from personalization.api.errors import error
-from personalization.api.services import services
+from personalization.api.errors import error, log
+from personalization.api.services import Services, services
 from personalization.decision import decide
 from personalization.rules.parse import NAME_HINT, NAME_RE
+from personalization.stores import STORE_ERRORS
 from tracker.contract.spec import ID_PATTERN
 
 bp = Blueprint("browser", __name__)
@@ -82,15 +83,24 @@ def decide_slot() -> Response:
     decision, ctx = decide(svc.rules.current(), slot, visitor_id=visitor_id, profile=profile,
                            popular=svc.popular(), holdout_share=section.holdout_share,
                            salt=section.holdout_salt, now=now)
+    response = jsonify(decision.response())
+    response.headers["Cache-Control"] = "no-store"
     if visitor_id is not None and ctx is not None:
-        svc.store.log_decision({
+        # logged once the answer has been sent: the visitor does not wait for the write
+        record = {
             "decision_id": decision.decision_id, "profile_id": decision.profile_id,
             "ts": now, "slot": slot, "variant": decision.variant, "arm": decision.arm,
             "segment": decision.segment, "intent": decision.intent,
             "context": {"cart_items": ctx.cart_items, "cart_value": ctx.cart_value,
                         "campaign": ctx.campaign, "source": ctx.source, "device": ctx.device,
                         "returning": ctx.returning, "customer": ctx.customer},
-        })
-    response = jsonify(decision.response())
-    response.headers["Cache-Control"] = "no-store"
+        }
+        response.call_on_close(lambda: _log(svc, record))
     return _cors(response, origin)
+
+
+def _log(svc: Services, record: dict[str, object]) -> None:
+    try:
+        svc.store.log_decision(record)
+    except STORE_ERRORS as exc:  # the visitor has their answer; the log entry is lost
+        log.error("could not log decision %s: %s", record.get("decision_id"), exc)

@@ -25,7 +25,8 @@ STORE_ERRORS: tuple[type[BaseException], ...] = (StoreError, redis.RedisError, s
 
 
 def open_store(settings: Settings) -> Store:
-    """The configured store; nothing connects until first use."""
+    """The configured store. Redis connects on first use; the embedded store creates its
+    files (and tables) here."""
     section = settings.personalization
     if section.redis_url:
         from personalization.stores.redis_store import RedisStore

@@ -2,9 +2,9 @@
 
 A customer is the session's known ``user_id``, else its ``visitor_id``; only customers with a
 purchase in the range count. Per customer: recency = days from the last purchase to the end of
-the range, frequency = distinct orders, monetary = revenue. Scores 1–5 come from the percent
+the range, frequency = distinct orders, monetary = revenue. Scores 1 to 5 come from the percent
 rank among customers (equal values get equal scores; 5 is best: most recent, most frequent,
-highest revenue): ``1 + floor(percent_rank × 5)`` capped at 5, reversed for recency.
+highest revenue): ``1 + floor(percent_rank * 5)`` capped at 5, reversed for recency.
 
 Segments, first rule that matches (R = recency score, F = frequency score):
 

@@ -13,8 +13,8 @@ class ReportInputs:
     """Everything a report may read, for sessions that started in ``[start, end]``.
 
     ``events``: one row per event (:func:`stream_jobs.sessions.event_rows` columns plus
-    ``session_id`` and ``session_start``); ``sessions``: :func:`~stream_jobs.sessions.session_schema`
-    rows. Bots are already excluded unless ``include_bots``.
+    ``session_id`` and ``session_start``); ``sessions``: rows of
+    :func:`~stream_jobs.sessions.session_schema`. Bots are already excluded unless ``include_bots``.
     """
 
     spark: Any

@@ -138,10 +138,10 @@ def html_page(report: Report, inputs: ReportInputs, tables: dict[str, CollectedT
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width,initial-scale=1">',
-        f"<title>{escape(report.title)} · {inputs.start} – {inputs.end}</title>",
+        f"<title>{escape(report.title)} · {inputs.start} to {inputs.end}</title>",
         f"<style>{STYLE}</style></head><body>",
         f"<h1>{escape(report.title)}</h1>",
-        f'<p class="range">{inputs.start.isoformat()} – {inputs.end.isoformat()} (UTC, sessions '
+        f'<p class="range">{inputs.start.isoformat()} to {inputs.end.isoformat()} (UTC, sessions '
         f'that started in this range{"" if inputs.include_bots else "; bots excluded"})</p>',
     ]
     parts.extend(f'<p class="note">{escape(note)}</p>' for note in report.notes)
@@ -177,10 +177,9 @@ def render_table(table: CollectedTable) -> str:
             for v, t in zip(raw, texts, strict=True)
         )
         body.append(f"<tr>{cells}</tr>")
-    if not body:
-        body.append(f'<tr><td colspan="{len(table.columns)}">no data</td></tr>')
+    empty = "" if body else '<p class="note">No data in this range.</p>'
     return (f'<table data-table="{escape(table.name)}"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table>")
+            f"<tbody>{''.join(body)}</tbody></table>{empty}")
 
 
 def render_chart(chart: Chart, table: CollectedTable, *, chart_id: str) -> str:

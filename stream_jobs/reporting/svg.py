@@ -37,8 +37,9 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], texts: Sequence[st
             f'<g class="row"><title>{escape(label)}: {escape(text)}</title>'
             f'<text class="label" x="{LABEL_WIDTH - 8}" y="{y + 16}" text-anchor="end">'
             f'{escape(_short(label))}</text>'
-            f'<rect class="bar" x="{LABEL_WIDTH}" y="{y + 3}" width="{width:.1f}" height="{ROW - 6}"'
-            f' fill="{PALETTE[0]}" data-label="{escape(label)}" data-value="{escape(text)}"/>'
+            f'<rect class="bar" x="{LABEL_WIDTH}" y="{y + 3}" width="{width:.1f}" '
+            f'height="{ROW - 6}" fill="{PALETTE[0]}" data-label="{escape(label)}" '
+            f'data-value="{escape(text)}"/>'
             f'<text class="value" x="{LABEL_WIDTH + width + 6:.1f}" y="{y + 16}">'
             f'{escape(text)}</text></g>'
         )

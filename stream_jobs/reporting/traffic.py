@@ -2,7 +2,7 @@
 
 Definitions (docs/reports.md): a visitor is a ``visitor_id``; sessions are those that started
 in the range; bounce rate = sessions with exactly one page view / sessions; duration = last
-event − first event of the session; exit rate of a page = exits / its page views.
+event minus first event of the session; exit rate of a page = exits / its page views.
 """
 
 from __future__ import annotations

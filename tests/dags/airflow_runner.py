@@ -82,10 +82,13 @@ def run_dag(dag_id: str, logical_date: str, conf: dict, mark_success: str | None
         run_conf=conf,
         mark_success_pattern=mark_success,
     )
+    instances = run.get_task_instances()
     return {
         "run_id": run.run_id,
         "state": str(run.state),
-        "tasks": {ti.task_id: str(ti.state) for ti in run.get_task_instances()},
+        "tasks": {ti.task_id: str(ti.state) for ti in instances},
+        "seconds": {ti.task_id: round((ti.end_date - ti.start_date).total_seconds(), 1)
+                    for ti in instances if ti.start_date and ti.end_date},
     }
 
 

@@ -18,6 +18,11 @@ from tracker.demo.stack import Endpoints, Stack
 from tracker.settings import Settings
 
 
+def progress(message: str) -> None:
+    """A timestamped line in the test's output: where a slow end-to-end run spends its time."""
+    print(f"[e2e {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
 def stack_settings(state_dir: Path, bootstrap: str, **sections: Any) -> Settings:
     """Settings of a test stack: its own state dir and topics on the run's broker.
 

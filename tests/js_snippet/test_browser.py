@@ -198,6 +198,10 @@ def test_privacy_settings_decide_what_is_sent_and_a_denial_sets_no_cookie(
     token, sentinel = uuid.uuid4().hex[:10], uuid.uuid4().hex[:10]
 
     visit(driver, site, token, query)
+    if expected == "identified":
+        # The collector's first answer sets the visitor cookie (the snippet sends the first
+        # batch at once for this); a visitor gone before it arrives cannot carry it.
+        WebDriverWait(driver, 30).until(lambda d: "cl_vid" in cookies(d))
     stored = local_storage(driver)
     # Then a visit that does send, with the same visitor id (the same settings, or anonymous in
     # place of "nothing": the collector's cookieless id is the same for both), so its events

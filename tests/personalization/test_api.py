@@ -66,7 +66,9 @@ def client(store: CountingStore, tmp_path: Path) -> FlaskClient:
 def decide(client: FlaskClient, query: str, visitor: str | None = None, **headers: str):
     if visitor is not None:
         client.set_cookie("cl_vid", visitor)
-    return client.get(f"/v1/decide?{query}", headers=headers)
+    response = client.get(f"/v1/decide?{query}", headers=headers)
+    response.close()  # as the server does once it is sent: the decision log is written then
+    return response
 
 
 def test_the_cookie_names_the_visitor_and_gets_their_decision(client: FlaskClient,

@@ -108,8 +108,12 @@ def test_two_instances_on_redis_agree_and_see_each_others_writes(
     assert arms == {"holdout", "rules"}  # both groups are represented among 8 visitors
     ann = decide(first, "hero", "ann")
     assert ann["segment"] == "cart_abandoner"
-    # a decision made by one instance is in the shared log
-    logged = store.decision(decide(second, "hero", "bob")["decision_id"])
+    # a decision made by one instance is in the shared log (written just after the answer)
+    decision_id = decide(second, "hero", "bob")["decision_id"]
+    deadline = time.monotonic() + 30
+    while store.decision(decision_id) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    logged = store.decision(decision_id)
     assert logged is not None and logged["profile_id"] == "bob"
 
     auth = {"Authorization": f"Bearer {TOKEN}"}

@@ -282,7 +282,7 @@ def test_uuid5_column_matches_python(spark):
 
 
 def test_unusable_inputs_are_precise_errors(tmp_path):
-    with pytest.raises(LogInputError, match="missing.log: no such file"):
+    with pytest.raises(LogInputError, match=r"missing\.log: no such file"):
         prepare_files([tmp_path / "missing.log"], "auto")
     junk = tmp_path / "junk.log"
     junk.write_text("hello\nworld\n")
@@ -290,8 +290,14 @@ def test_unusable_inputs_are_precise_errors(tmp_path):
         prepare_files([junk], "auto")
     broken = tmp_path / "broken.log.gz"
     broken.write_bytes(gzip.compress(b"x" * 1000)[:20])
-    with pytest.raises(LogInputError, match="broken.log.gz"):
+    with pytest.raises(LogInputError, match=r"broken\.log\.gz"):
         prepare_files([broken], "auto")
+    # readable first lines, cut off further on: found before Spark would fail a task on it
+    whole = gzip.compress(HOSTILE_LINES[0] + b"\n" + bytes(range(256)) * 4000)
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(LogInputError, match=r"cut\.log\.gz: truncated compressed file"):
+        prepare_files([cut], "auto")
     twice = tmp_path / "a.log"
     twice.write_text(HOSTILE_LINES[0].decode() + "\n")
     with pytest.raises(LogInputError, match="same name and content"):

@@ -164,8 +164,8 @@ def test_funnel_steps_and_rates(built):
         ("direct", "1"): "1", ("direct", "2"): "1", ("direct", "3"): "1", ("direct", "4"): "1",
         ("search", "1"): "1", ("search", "2"): "1", ("search", "3"): "0", ("search", "4"): "0",
         ("social", "1"): "1", ("social", "2"): "0", ("social", "3"): "0", ("social", "4"): "0"}
-    # 4 dimensions; Checkout: 2 devices, 2 countries, 3 sources, 1 campaign × 4 steps;
-    # Return to buy: v1 desktop GB direct, v2 mobile FR search: 2+2+2+1 values × 2 steps
+    # 4 dimensions; Checkout: 2 devices, 2 countries, 3 sources, 1 campaign, times 4 steps;
+    # Return to buy: v1 desktop GB direct, v2 mobile FR search: 2+2+2+1 values, times 2 steps
     assert len(breakdown) == (2 + 2 + 3 + 1) * 4 + (2 + 2 + 2 + 1) * 2
 
 
@@ -210,10 +210,27 @@ def test_customers(built):
 
 
 def test_bots_only_with_include_bots(spark, built):
-    summary, written = run_reports(spark, built["settings"], d("2024-03-09"), d("2024-03-10"),
+    _, written = run_reports(spark, built["settings"], d("2024-03-09"), d("2024-03-10"),
                                    ["traffic"], include_bots=True)
     table = written[0].tables["summary"]
     assert table.texts()[0][:3] == ["5", "6", "9"]  # + v4: one visitor, session, 2 page views
+
+
+def test_report_command_prints_the_headline_table(built, capsys):
+    import argparse
+
+    from stream_jobs import command_report
+
+    parser = argparse.ArgumentParser()
+    command_report.add_arguments(parser)
+    args = parser.parse_args(["traffic", "--start", "2024-03-09", "--end", "2024-03-10"])
+    assert command_report.run(args, built["settings"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "Traffic · 2024-03-09 to 2024-03-10"
+    assert out[2].split() == ["visitors", "sessions", "page_views", "bounce_rate_pct",
+                              "avg_duration_s", "median_duration_s", "pages_per_session"]
+    assert out[4].split() == ["4", "5", "7", "80.00", "132.00", "120.00", "1.40"]
+    assert out[5] == f"→ {built['written']['traffic'].html}"
 
 
 class _Tables(HTMLParser):
@@ -286,7 +303,7 @@ def test_report_renders_in_chromium(built, fresh_browser, tmp_path):
         "return Array.from(document.querySelectorAll('svg.chart')).map(s => {"
         " const r = s.getBoundingClientRect();"
         " return [r.width, r.height, s.querySelectorAll('rect.bar, circle.point').length]; });")
-    # line chart (3 series × 2 days), sources (4 bars), top pages (4 bars)
+    # line chart (3 series, 2 days each), sources (4 bars), top pages (4 bars)
     assert [(w > 100, h > 50, n) for w, h, n in sizes] == [
         (True, True, 6), (True, True, 4), (True, True, 4)]
     widest = driver.execute_script(

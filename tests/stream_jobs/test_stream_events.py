@@ -164,19 +164,20 @@ def test_killed_and_restarted_job_neither_loses_nor_duplicates(spark, kafka_brok
            "CLICKLOOP_LAKE_DIR": str(tmp_path / "lake"),
            "CLICKLOOP_SPARK_MASTER": "local[2]", "CLICKLOOP_SPARK_DRIVER_MEMORY": "768m",
            "CLICKLOOP_SPARK_SHUFFLE_PARTITIONS": "2", "PYTHONPATH": str(ROOT)}
-    job = [sys.executable, "-m", "stream_jobs.stream_events", "--max-offsets-per-trigger", "60",
+    job = [sys.executable, "-m", "stream_jobs.stream_events", "--max-offsets-per-trigger", "30",
            "--no-live-sessions"]
     events = tmp_path / "lake" / "events"
-    first = [record(n, f"v{n % 7}", f"2024-03-09 10:{n % 60:02d}:00") for n in range(300)]
-    second = [record(n, f"v{n % 7}", f"2024-03-09 11:{n % 60:02d}:00") for n in range(300, 600)]
+    first = [record(n, f"v{n % 7}", f"2024-03-09 10:{n % 60:02d}:00") for n in range(100)]
+    second = [record(n, f"v{n % 7}", f"2024-03-09 11:{n % 60:02d}:00") for n in range(100, 200)]
     produce(kafka_broker, kafka_topic, first)
     log = (tmp_path / "job1.log").open("w")
     process = subprocess.Popen([*job, "--trigger-seconds", "1"], env=env, cwd=ROOT,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait(lambda: _lake_count(events) == 300, 300, "the first 300 events", process)
+        _wait(lambda: _lake_count(events) == 100, 300, "the first 100 events", process)
         produce(kafka_broker, kafka_topic, second)
-        _wait(lambda: _lake_count(events) > 300, 120, "some of the next events", process)
+        # kill as soon as the next micro-batches start landing: likely mid-batch
+        _wait(lambda: _lake_count(events) > 100, 120, "some of the next events", process)
     finally:
         os.killpg(process.pid, signal.SIGKILL)  # no shutdown hook runs: a real crash
         process.wait(30)
@@ -188,5 +189,5 @@ def test_killed_and_restarted_job_neither_loses_nor_duplicates(spark, kafka_brok
     last = json.loads(restart.stdout.strip().splitlines()[-1])
     assert last["job"] == "stream_events" and last["rejects"] == 0
     ids = spark.read.parquet(str(events)).select("event_id").collect()
-    assert len(ids) == 600
-    assert sorted(r.event_id for r in ids) == sorted(eid(n) for n in range(600))
+    assert len(ids) == 200
+    assert sorted(r.event_id for r in ids) == sorted(eid(n) for n in range(200))
