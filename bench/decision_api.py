@@ -12,7 +12,9 @@ Two measurements per server:
 - *fixed rate* (the target: p99 under 10 ms at 500 requests/s): an open-loop generator sends
   requests at their scheduled times over keep-alive connections and measures latency from the
   scheduled time, so a stall counts against the server (no coordinated omission);
-- *maximum throughput*: ``wrk`` (apt-get install wrk), closed loop, requests/s and p50/p99.
+- *maximum throughput*: ``wrk`` (apt-get install wrk), closed loop, requests/s and p50/p99;
+- *CPU per request*: both apps called in this process (no network, no scheduling): the ratio
+  that a busy machine does not blur.
 
     .venv/bin/python bench/decision_api.py
     .venv/bin/python bench/decision_api.py --rate 500 --duration 20 --store redis
@@ -157,6 +159,34 @@ def fixed_rate(port: int, visitors: list[str], rate: float, duration: float,
             "p50": pct(0.50), "p99": pct(0.99), "max": latencies[-1] * 1000}
 
 
+def cpu_per_request(app: Any, visitors: list[str], count: int = 3000) -> float:
+    """CPU microseconds per request of a WSGI app called in this process: no network, no
+    scheduling, so it barely moves with the machine's load (unlike the latencies)."""
+    import io
+
+    def call(i: int) -> None:
+        environ = {
+            "REQUEST_METHOD": "GET", "PATH_INFO": "/v1/decide",
+            "QUERY_STRING": f"slot={SLOTS[i % 2]}", "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "127.0.0.1",
+            "HTTP_COOKIE": f"cl_vid={visitors[i % len(visitors)]}", "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr, "wsgi.multithread": True,
+            "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.version": (1, 0)}
+        status: list[str] = []
+        body = app(environ, lambda s, h, e=None: status.append(s))
+        b"".join(body)
+        body.close()
+        if not status[0].startswith("200"):
+            raise RuntimeError(f"in-process request failed: {status[0]}")
+
+    for i in range(200):
+        call(i)
+    started = time.process_time()
+    for i in range(count):
+        call(i)
+    return (time.process_time() - started) / count * 1e6
+
+
 def wrk_script(directory: Path, visitors: list[str]) -> Path:
     script = directory / "decide.lua"
     ids = ",".join(f'"{v}"' for v in visitors)
@@ -250,6 +280,15 @@ def main() -> int:
             fixed_rate(port, visitors, args.rate, 2)  # warm-up: imports, caches, connections
             results[name] = (fixed_rate(port, visitors, args.rate, args.duration),
                              run_wrk(port, script, args.duration, args.connections))
+        sys.path.insert(0, str(ROOT / "bench"))
+        import bare_decide
+
+        from personalization.api import create_app
+
+        api_app = create_app(settings)
+        cpu_api = cpu_per_request(api_app, visitors)
+        api_app.extensions["clickloop_personalization"].decisions.close()
+        cpu_bare = cpu_per_request(bare_decide.create_app(), visitors)
         print(f"{'server':<14} | at {args.rate:.0f} req/s: {'p50 ms':>7} {'p99 ms':>7} "
               f"{'max ms':>7} {'errors':>6} | wrk -c{args.connections}: {'req/s':>7} "
               f"{'p50 ms':>7} {'p99 ms':>7}")
@@ -258,6 +297,8 @@ def main() -> int:
                   f"{fixed['max']:>7.1f} {fixed['errors']:>6} | {'':>8}"
                   f"{closed.get('rps', float('nan')):>7.0f} {closed.get('p50', float('nan')):>7.2f}"
                   f" {closed.get('p99', float('nan')):>7.2f}")
+        print(f"\nCPU per request in process (no network): bare Flask {cpu_bare:.0f} us, "
+              f"decision API {cpu_api:.0f} us ({cpu_api / cpu_bare:.2f}x)")
         (af, ac), (bf, bc) = results["decision API"], results["bare Flask"]
         print(f"\nratio decision API / bare Flask: p99 at {args.rate:.0f} req/s "
               f"{af['p99'] / bf['p99']:.2f}x, max throughput "

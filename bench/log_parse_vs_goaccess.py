@@ -79,7 +79,8 @@ def run_clickloop(log: Path, work: Path, memory: str) -> dict:
     shutil.rmtree(work / "lake", ignore_errors=True)
     settings = Settings.from_env()
     t0 = time.perf_counter()
-    spark = build_spark(settings, "bench-parse-logs")
+    spark = build_spark(settings, "bench-parse-logs",  # no progress bar in the output
+                        extra={"spark.ui.showConsoleProgress": "false"})
     started = time.perf_counter()
     files = prepare_files([log], "combined")
     summary = run(spark, settings, files, site=Site("http", "semicomplete.com"))

@@ -187,7 +187,8 @@ def run_spark(lake: Path, work: Path, memory: str, partitions: int) -> dict:
     settings = Settings.from_env()
     shutil.rmtree(lake / "sessions", ignore_errors=True)
     t0 = time.perf_counter()
-    spark = build_spark(settings, "bench-sessionize")
+    spark = build_spark(settings, "bench-sessionize",  # no progress bar in the output
+                        extra={"spark.ui.showConsoleProgress": "false"})
     started = time.perf_counter()
     summary = run(spark, settings, START, START + timedelta(days=DAYS - 1))
     done = time.perf_counter()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -53,7 +53,7 @@ def post_events() -> Response:
 @bp.get("/v1/p.gif")
 def pixel() -> Response:
     state = get_state()
-    now = datetime.now(UTC)
+    now = state.clock()
     event = pixel_event(request.args.items(multi=True), collector_ts=format_timestamp(now),
                         page_url=request.referrer)
     ctx = _context(state, now, "pixel", [event])
@@ -74,7 +74,7 @@ def pixel() -> Response:
 
 
 def _receive_batch(state: CollectorState, source: str) -> Response:
-    now = datetime.now(UTC)
+    now = state.clock()
     problem = _check_headers()
     if problem is not None:
         return problem

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import atexit
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,9 @@ class CollectorState:
     salt: DailySalt
     snippet_path: Path
     closed: bool = False
+    # receipt time: collector_ts, the contract's clock checks and the cookieless salt's day;
+    # tests replace it to be "tomorrow"
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def close(self, timeout: float = 10.0) -> None:
         if self.closed:

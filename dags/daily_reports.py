@@ -11,7 +11,7 @@ time to land the previous day's late events. Each run:
 3. **sessionize_day**: `stream_jobs.sessionize` rebuilds that day's sessions from the lake, the
    authoritative pass after late data.
 4. **build_daily_reports**: `stream_jobs.reports` for that day (traffic, funnels, paths,
-   campaigns, customer value; Parquet, CSV and HTML).
+   campaigns, customer value, or those named in the `reports` param; Parquet, CSV and HTML).
 5. **week_complete** / **build_weekly_rollup**: when the day is a Sunday, the same reports over
    its Monday-to-Sunday week.
 
@@ -20,8 +20,9 @@ Every job overwrites exactly the dates it covers, so a run can be repeated safel
 **Catch-up and backfill.** `catchup=False`: deploying the DAG does not replay every day since
 `start_date`. Rebuild past days deliberately with a backfill, e.g. after loading old logs through
 `web_logs`: `airflow backfill create --dag-id daily_reports --from-date 2015-05-18 --to-date
-2015-05-21` builds the reports of 17 to 20 May 2015 (each run reports the day before its date),
-one day at a time (`max_active_runs=1`, Spark gets the machine to itself).
+2015-05-22` builds the reports of 17 to 20 May 2015 (the runs of 18 to 21 May at 01:30, each
+reporting the day before its date; the dates given are midnights), one day at a time
+(`max_active_runs=1`, Spark gets the machine to itself).
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ def _job_summary(last_line: str) -> dict:
                                description="Empty: CLICKLOOP_SPARK_DRIVER_MEMORY."),
         "funnels_file": Param("", type="string", title="Funnels YAML",
                               description="Empty: the reports job's default funnels."),
+        "reports": Param([], type="array", items={"type": "string"}, title="Reports",
+                         description="Names of the reports to build (traffic, funnels, paths, "
+                         "campaigns, customers). Empty: all of them."),
     },
 )
 def daily_reports():

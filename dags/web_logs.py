@@ -22,7 +22,8 @@ Each run, as small tasks that pass paths and dates, never data:
    its own `ingest=log-<hash>` partitions (overwritten, never appended, on a re-run), and every
    line it cannot use to `<lake>/rejects/logs` with file, line number and reason.
 5. **sessionize**: `stream_jobs.sessionize` over the dates those files wrote events for.
-6. **build_reports**: `stream_jobs.reports` over the same dates.
+6. **build_reports**: `stream_jobs.reports` over the same dates (all reports, or those named
+   in the `reports` param).
 7. **archive_files**: moves each file to `<archive>/<sha256 prefix>/<name>` and marks it done
    (the manifest record names its lake `ingest`).
 
@@ -87,6 +88,9 @@ def _job_summary(last_line: str) -> dict:
                                  description="Empty: CLICKLOOP_LANDING_MIN_AGE_S (60)."),
         "funnels_file": Param("", type="string", title="Funnels YAML",
                               description="Empty: the reports job's default funnels."),
+        "reports": Param([], type="array", items={"type": "string"}, title="Reports",
+                         description="Names of the reports to build (traffic, funnels, paths, "
+                         "campaigns, customers). Empty: all of them."),
     },
 )
 def web_logs():

@@ -58,7 +58,13 @@ def _check_rules(path: Path | None) -> int:
         print(f"clickloop personalization: {exc}", file=sys.stderr)
         return 2
     for slot in rules.slots.values():
-        print(f"{slot.name}: {', '.join(slot.variant_names)} (default {slot.default.name})")
+        bandit = slot.bandit
+        learning = "" if bandit is None else (
+            f"; bandit for {bandit.share:.0%} of the treated, pinned to {bandit.pin}"
+            if bandit.pin else f"; bandit {bandit.policy} for {bandit.share:.0%} of the treated,"
+            f" reward {bandit.reward}, explore {bandit.explore:.0%}")
+        print(f"{slot.name}: {', '.join(slot.variant_names)} (default {slot.default.name}"
+              f"{learning})")
     return 0
 
 
@@ -114,6 +120,10 @@ def _worker(settings: Settings) -> int:
         worker = Worker(settings, store, bootstrap=bootstrap)
     except STORE_ERRORS as exc:
         print(f"clickloop personalization: the store is unusable: {exc}", file=sys.stderr)
+        return 2
+    except RulesError as exc:  # the worker reads the slots' bandit rewards from it
+        print(f"clickloop personalization: {exc}", file=sys.stderr)
+        store.close()
         return 2
     stop = threading.Event()
 

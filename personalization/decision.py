@@ -5,7 +5,10 @@ The API reads the profile, then calls :func:`decide`. Order of precedence:
 1. no visitor (no ``cl_vid`` cookie yet, or cookieless): the slot's default, popular items, no
    arm — the visitor is outside the experiment (nothing stable to assign by);
 2. holdout: the slot's default and popular (non-personalized) items, always;
-3. otherwise the slot's rules with the visitor's context, and their recommendations.
+3. bandit (a share of the others, in a slot with a ``bandit:`` block): the slot's bandit picks
+   among the variants the rules allow the visitor (the default and every variant whose
+   conditions hold), or shows the pinned variant;
+4. otherwise the slot's rules with the visitor's context, and their recommendations.
 
 An unknown slot gets variant ``default`` with empty content: the page keeps its own.
 Every decision has an id; the snippet reports it back in ``personalization_shown`` and
@@ -15,11 +18,15 @@ Every decision has an id; the snippet reports it back in ``personalization_shown
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from personalization.holdout import HOLDOUT, arm_of
+import numpy as np
+
+from personalization.bandit.context import vector
+from personalization.bandit.policy import PolicyView
+from personalization.holdout import BANDIT, HOLDOUT, arm_of
 from personalization.profile import Profile
 from personalization.recommend import seeds_and_exclusions
 from personalization.rules.model import UNKNOWN_SLOT_DEFAULT, Context, Rules
@@ -38,6 +45,9 @@ class Decision:
     recommendations: list[dict[str, Any]]
     profile_id: str | None
     known_slot: bool
+    # bandit arm: the context vector it chose at, and whether there was a choice to learn from
+    bandit_x: list[float] | None = None
+    bandit_learn: bool = False
 
     def response(self) -> dict[str, Any]:
         """The browser's JSON (the snippet copies decision_id, slot, variant, arm back)."""
@@ -74,10 +84,19 @@ def new_decision_id() -> str:
     return uuid.uuid4().hex
 
 
+_NO_BANDITS: Mapping[str, PolicyView] = {}
+_PRIOR = PolicyView()  # a slot nothing has been learned for yet
+
+
 def decide(rules: Rules, slot_name: str, *, visitor_id: str | None, profile: Profile | None,
            popular: Sequence[dict[str, Any]], holdout_share: float, salt: str, now: float,
-           new_id: Callable[[], str] = new_decision_id) -> tuple[Decision, Context | None]:
-    """The decision for ``slot_name`` and the context it was made in (None: no visitor)."""
+           new_id: Callable[[], str] = new_decision_id,
+           bandits: Mapping[str, PolicyView] = _NO_BANDITS,
+           rng: np.random.Generator | None = None) -> tuple[Decision, Context | None]:
+    """The decision for ``slot_name`` and the context it was made in (None: no visitor).
+
+    ``bandits``: the published statistics per slot (a slot without any yet starts from the
+    prior: every allowed variant equally likely); ``rng``: the bandit's randomness."""
     slot = rules.slot(slot_name)
     count = slot.recommendations if slot else 0
     if visitor_id is None:
@@ -87,7 +106,11 @@ def decide(rules: Rules, slot_name: str, *, visitor_id: str | None, profile: Pro
                         None, items, None, slot is not None), None
 
     profile_id = profile.profile_id if profile else visitor_id
-    arm = arm_of(profile_id, holdout_share=holdout_share, salt=salt)
+    config = slot.bandit if slot else None
+    # The arm follows the device (visitor id), not the profile id: a login turns the profile
+    # into ``<user>@<visitor>`` and must not move anyone between arms mid-experiment.
+    arm = arm_of(visitor_id, holdout_share=holdout_share, salt=salt,
+                 bandit_share=config.share if config else 0.0)
     if profile is not None:
         segment = segment_of(profile, profile.intent, now)
         ctx = context_of(profile, segment)
@@ -97,10 +120,27 @@ def decide(rules: Rules, slot_name: str, *, visitor_id: str | None, profile: Pro
         ctx = Context(segment=segment)
         excluded = set()
 
+    x: list[float] | None = None
+    learn = False
     if slot is None:
         variant = UNKNOWN_SLOT_DEFAULT
     elif arm == HOLDOUT:
         variant = slot.default
+    elif arm == BANDIT and config is not None:
+        x = vector(ctx)
+        allowed = slot.allowed(ctx)
+        pinned = slot.variant(config.pin) if config.pin else None
+        if pinned is not None:
+            variant = pinned
+        elif len(allowed) == 1:
+            variant = allowed[0]
+        else:
+            names = [v.name for v in allowed]
+            view = bandits.get(slot_name) or _PRIOR
+            chosen = view.pull(names, x, policy=config.policy, explore=config.explore,
+                               rng=rng if rng is not None else np.random.default_rng())
+            variant = allowed[names.index(chosen)]
+            learn = True
     else:
         variant = slot.choose(ctx)
 
@@ -109,7 +149,7 @@ def decide(rules: Rules, slot_name: str, *, visitor_id: str | None, profile: Pro
                     count)
     return Decision(new_id(), slot_name, variant.name, arm, variant.content(items),
                     profile.intent if profile else None, segment, items, profile_id,
-                    slot is not None), ctx
+                    slot is not None, x, learn), ctx
 
 
 def _top_up(items: list[dict[str, Any]], popular: Sequence[dict[str, Any]], excluded: set[str],

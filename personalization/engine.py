@@ -30,12 +30,21 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from personalization import features as feats
+from personalization.bandit.learning import BanditLearner
 from personalization.forgetting import forget_key
 from personalization.intent import IntentModel
 from personalization.observation import Observation
 from personalization.profile import Profile, Session, Snapshot
 from personalization.recommend import ItemGraph
 from personalization.segments import segment_of
+from personalization.stitching import (
+    absorb,
+    device_of,
+    emptied,
+    person_profile_id,
+    tombstone_keys,
+    user_tombstone_key,
+)
 from personalization.transitions import (
     apply,
     close_session,
@@ -66,13 +75,17 @@ class Engine:
                  load: Callable[[str], Profile | None] | None = None,
                  identity: Callable[[str], str] | None = None,
                  max_pending: int = MAX_PENDING,
-                 on_label: Callable[[dict[str, float], bool, float], None] | None = None):
+                 on_label: Callable[[dict[str, float], bool, float], None] | None = None,
+                 bandit: BanditLearner | None = None):
         self.model = model
+        self.bandit = bandit  # learns the slots' bandits from decisions' delayed outcomes
         self.graph = graph
         self.gap_s = gap_s
         self._load = load or (lambda profile_id: None)
-        # visitor id -> profile id; the identity until stitching (issue: identity) fills a map
+        # visitor id -> profile id of its linked session, as stored (see stitching)
         self._identity = identity or (lambda visitor_id: visitor_id)
+        self._routes: dict[str, str] = {}  # visitor id -> profile id its events go to now
+        self.link_changes: dict[str, str | None] = {}  # for the next checkpoint (None: unlink)
         self.max_pending = max_pending
         # called with (features, outcome, prediction) for every label learned: the benchmark's
         # baselines are scored on exactly the model's examples, and tests watch when labels come
@@ -94,12 +107,10 @@ class Engine:
         if obs.is_bot:
             self.counters.bots += 1
             return False
-        if self.tombstones:
-            forgotten_at = self.tombstones.get(forget_key(obs.visitor_id))
-            if forgotten_at is not None and obs.ts <= forgotten_at:
-                self.counters.forgotten += 1
-                return False
-        profile_id = self._identity(obs.visitor_id)
+        if self.tombstones and self._forgotten(obs):
+            self.counters.forgotten += 1
+            return False
+        profile_id = self._route(obs, partition)
         profile = self.profile(profile_id, partition)
         if is_duplicate(profile, obs.event_id):
             self.counters.duplicates += 1
@@ -113,6 +124,8 @@ class Engine:
         if applied.purchase:
             self._label(session, True)
         self._learn_items(obs, applied.viewed, applied.viewed_before, applied.bought)
+        if self.bandit is not None:
+            self.bandit.observe(profile, obs)
         if obs.event_type != "page_ping":
             x = feats.features(profile)
             p = self.model.predict(x)
@@ -122,6 +135,54 @@ class Engine:
         self.dirty.add(profile_id)
         self.counters.applied += 1
         return True
+
+    def _forgotten(self, obs: Observation) -> bool:
+        keys = [forget_key(obs.visitor_id)]
+        if obs.user_id:
+            keys.append(user_tombstone_key(obs.user_id))
+        return any(obs.ts <= self.tombstones.get(key, float("-inf")) for key in keys)
+
+    # --- identity -----------------------------------------------------------------------------
+
+    def _route(self, obs: Observation, partition: Any) -> str:
+        """The profile ``obs`` belongs to, linking or unlinking its visitor id on the way
+        (the rule is in :mod:`personalization.stitching`)."""
+        visitor = obs.visitor_id
+        current = self._routes.get(visitor)
+        if current is None:
+            current = self._routes[visitor] = self._identity(visitor)
+        if current != visitor:
+            linked = self.profile(current, partition)
+            if linked.session is None or session_expired(linked, obs.ts, self.gap_s):
+                self._close(linked)  # the linked session is over: the visitor is anonymous
+                self._set_route(visitor, None)
+                current = visitor
+        user = obs.user_id
+        if not user:
+            return current
+        target_id = person_profile_id(user, visitor)
+        if current == target_id:
+            return current
+        if current != visitor:
+            self._close(self.profile(current, partition))  # another user's session ends here
+        target = self.profile(target_id, partition)
+        if target.user_id is None:
+            target.user_id = user
+        self._close(target)
+        anonymous = self.profile(visitor, partition)
+        if anonymous.claimed_by in (None, user):
+            # the device's anonymous history is this user's (a shared device's is not moved)
+            absorb(target, anonymous)
+            self.profiles[visitor] = emptied(anonymous, user)
+            if self.open.pop(visitor, None) is not None and target.session is not None:
+                self._track_open(target_id, target.session.last)
+            self.dirty.update((visitor, target_id))
+        self._set_route(visitor, target_id)
+        return target_id
+
+    def _set_route(self, visitor_id: str, profile_id: str | None) -> None:
+        self._routes[visitor_id] = profile_id or visitor_id
+        self.link_changes[visitor_id] = profile_id
 
     def _learn_items(self, obs: Observation, viewed: str | None, viewed_before: tuple[str, ...],
                      bought: tuple[str, ...]) -> None:
@@ -171,9 +232,14 @@ class Engine:
 
     def _close(self, profile: Profile) -> None:
         session = close_session(profile)
+        device = device_of(profile.profile_id)
+        if device != profile.profile_id and self._routes.get(device) == profile.profile_id:
+            self._set_route(device, None)  # the link lasts one session
         if session is None:
             return
         self._label(session, False)
+        if self.bandit is not None:
+            self.bandit.session_closed(profile.profile_id)
         self.open.pop(profile.profile_id, None)
         profile.intent = self.model.predict(feats.features(profile))
         self.dirty.add(profile.profile_id)
@@ -229,16 +295,19 @@ class Engine:
     def forget(self, tombstones: dict[str, float]) -> list[str]:
         """Apply tombstones: drop matching cached profiles; returns their ids."""
         self.tombstones.update(tombstones)
-        dropped = [
-            profile_id for profile_id, profile in self.profiles.items()
-            if any(forget_key(v) in tombstones for v in (profile.visitor_ids or [profile_id]))
-        ]
+        self.link_changes = {v: p for v, p in self.link_changes.items()
+                             if forget_key(v) not in tombstones}
+        dropped = [profile_id for profile_id, profile in self.profiles.items()
+                   if tombstone_keys(profile) & tombstones.keys()]
         self.drop(dropped)
+        if self.bandit is not None:
+            self.bandit.forget(dropped)
         return dropped
 
     def drop(self, profile_ids: Iterable[str]) -> None:
         """Forget cached profiles (forgotten visitors, partitions handed to another worker)."""
         for profile_id in list(profile_ids):
+            self._routes.pop(device_of(profile_id), None)  # re-read from the store if needed
             self.profiles.pop(profile_id, None)
             self.partition_of.pop(profile_id, None)
             self.open.pop(profile_id, None)
@@ -247,7 +316,10 @@ class Engine:
     def release(self, partitions: Iterable[Any]) -> None:
         """Drop everything cached for ``partitions`` (they now belong to another worker)."""
         gone = set(partitions)
-        self.drop([pid for pid, part in self.partition_of.items() if part in gone])
+        released = [pid for pid, part in self.partition_of.items() if part in gone]
+        self.drop(released)
+        if self.bandit is not None:  # their open sessions close in another worker: unlearned
+            self.bandit.forget(released)
 
     def evict(self, keep: int) -> None:
         """Bound memory: drop clean profiles without an open session beyond ``keep``."""

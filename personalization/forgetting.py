@@ -14,15 +14,13 @@ True
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
+from tracker.erasure import forget_key  # one key for tombstones and the suppression list
+
+__all__ = ["TOMBSTONE_DAYS", "Forgotten", "Tombstone", "forget_key"]
+
 TOMBSTONE_DAYS = 30
-
-
-def forget_key(visitor_id: str) -> str:
-    """The tombstone key of a visitor id (SHA-256, domain-separated, 128 bits)."""
-    return hashlib.sha256(b"clickloop-forget\x00" + visitor_id.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -39,6 +37,8 @@ class Forgotten:
     profiles: int
     links: int
     decisions: int
+    # forgetting a user: the visitor ids only they used, whose rows the batch jobs drop too
+    devices: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, int | str]:
         return {"profile_id": self.profile_id, "profiles": self.profiles, "links": self.links,

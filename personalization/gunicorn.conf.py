@@ -33,3 +33,11 @@ errorlog = "-"
 loglevel = "info"
 proc_name = "clickloop-personalization-api"
 control_socket_disable = True  # one fixed socket path per user would clash between servers
+
+
+def worker_exit(server, worker):  # in the worker, after its last request
+    app = getattr(worker, "wsgi", None)
+    if app is not None:
+        from personalization.api.services import EXTENSION
+
+        app.extensions[EXTENSION].decisions.close()  # write the buffered decision log

@@ -20,6 +20,11 @@ class UnusableEvent(ValueError):
     """A record the worker cannot learn from; the message says why (it is counted and logged)."""
 
 
+class NoVisitor(UnusableEvent):
+    """A valid event without a visitor id (a site backend's event under denied consent):
+    nothing to personalize, and nothing wrong either (counted, not logged)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
     """A product as events describe it (``product``, ``order.items``, ``products``)."""
@@ -87,8 +92,7 @@ def observe(event: dict[str, Any]) -> Observation:
         raise UnusableEvent("event_type missing")
     visitor_id = event.get("visitor_id")
     if not isinstance(visitor_id, str) or not visitor_id:
-        raise UnusableEvent("visitor_id missing (server events without a visitor are not "
-                            "personalized)")
+        raise NoVisitor("visitor_id missing (events without a visitor are not personalized)")
     enrichment = event.get("enrichment") or {}
     moment = parse_timestamp(enrichment.get("derived_ts")) or parse_timestamp(
         event.get("client_ts"))

@@ -1,9 +1,9 @@
 """A visitor's profile: what we know, kept small, in plain types that serialise to JSON.
 
-A profile is keyed by a *profile id*; visitor ids (cookies) map to it. Today the map is the
-identity (profile id = the first visitor id), so every store already resolves a visitor id to a
-profile id before reading: identity stitching (several visitor ids, one person) only has to fill
-that map and merge profiles.
+A profile is keyed by a *profile id*; visitor ids (cookies) map to it. An anonymous visitor's
+profile id is the visitor id; while a visitor is identified, its events go to the profile of
+that user on that device (see :mod:`personalization.stitching`), and the stores' links map the
+visitor id to it.
 
 Two parts are stored separately: the *public* part (:func:`public_dict`: what the decision API
 and the backend routes read) and the *worker* part (:func:`worker_dict`: the predictions waiting
@@ -121,6 +121,8 @@ class Profile:
     updated: float | None = None  # event time of the last change
     # worker part
     recent_event_ids: list[str] = field(default_factory=list)
+    # an anonymous profile absorbed into a user's (see personalization.stitching): that user
+    claimed_by: str | None = None
 
     @property
     def cart_items(self) -> int:
@@ -185,6 +187,7 @@ def worker_dict(profile: Profile) -> dict[str, Any]:
         "pending": [[s.x, s.p, s.version] for s in session.pending] if session else [],
         "snapshots_offered": session.snapshots_offered if session else 0,
         "recent_event_ids": list(profile.recent_event_ids),
+        "claimed_by": profile.claimed_by,
     }
 
 
@@ -216,4 +219,5 @@ def from_dicts(public: dict[str, Any], worker: dict[str, Any] | None = None) -> 
         recommendations=list(public.get("recommendations") or []),
         updated=public.get("updated"),
         recent_event_ids=list(worker.get("recent_event_ids") or []),
+        claimed_by=worker.get("claimed_by"),
     )

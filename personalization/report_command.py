@@ -15,13 +15,15 @@ import json
 import sys
 from datetime import datetime
 
-from personalization.uplift import exposed_rows, format_report, uplift
+from personalization.uplift import exposed_rows, format_report, slots_of, uplift
 from tracker.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``clickloop report uplift`` (a sub-report of ``stream_jobs.command_report``)."""
     parser.add_argument("--slot", default=None, help="only visitors exposed in this slot")
+    parser.add_argument("--per-slot", action="store_true",
+                        help="one report per slot (holdout, rules and bandit arms of each)")
     parser.add_argument("--since", default=None,
                         help="only visitors first exposed from this date (YYYY-MM-DD, UTC)")
     parser.add_argument("--confidence", type=float, default=0.95,
@@ -43,17 +45,33 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return 2
     from personalization.stores import STORE_ERRORS, open_store
 
+    if args.per_slot and args.slot:
+        print("clickloop report: give --slot or --per-slot, not both", file=sys.stderr)
+        return 2
     store = open_store(settings)
     try:
-        report = uplift(exposed_rows(store.iter_profiles(), args.slot, since), args.confidence)
+        if args.per_slot:
+            profiles = list(store.iter_profiles())
+            scopes: list[str | None] = list(slots_of(profiles))
+        else:
+            profiles, scopes = store.iter_profiles(), [args.slot]
+        reports = {slot: uplift(exposed_rows(profiles, slot, since), args.confidence)
+                   for slot in scopes}
     except STORE_ERRORS as exc:
         print(f"clickloop report: the store is unusable: {exc}", file=sys.stderr)
         return 2
     finally:
         store.close()
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
+        if args.per_slot:
+            print(json.dumps({"slots": {s: r.as_dict() for s, r in reports.items()}}, indent=2))
+        else:
+            print(json.dumps(reports[args.slot].as_dict(), indent=2))
     else:
-        scope = f" in slot {args.slot!r}" if args.slot else ""
-        print(format_report(report, f"Uplift of personalization over the holdout{scope}"))
+        texts = []
+        for slot, report in reports.items():
+            scope = f" in slot {slot!r}" if slot else ""
+            texts.append(format_report(report, f"Uplift of personalization over the "
+                                               f"holdout{scope}"))
+        print("\n\n".join(texts) if texts else "no exposures yet: nothing to report")
     return 0

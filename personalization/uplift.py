@@ -6,7 +6,8 @@ revenue after that moment. Visitors are assigned to arms by a stable hash before
 happens to them (:mod:`personalization.holdout`), so arms are comparable populations and a
 difference in outcomes is the effect of what they were shown.
 
-For each treated arm against the holdout:
+For each treated arm (``rules``, ``bandit``) against the holdout, and the bandit against the
+rules when a slot has both (does learning beat what the marketer wrote?):
 
 - conversion: difference of proportions, normal-approximation (Wald) interval;
 - revenue per visitor: difference of means, Welch's standard error, normal interval (revenue is
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
-from personalization.holdout import HOLDOUT
+from personalization.holdout import BANDIT, HOLDOUT, RULES
 from personalization.profile import Profile
 
 
@@ -72,6 +73,7 @@ class Comparison:
     conversion_relative: float | None
     revenue_diff: float
     revenue_ci: tuple[float, float]
+    versus: str = HOLDOUT
 
 
 @dataclass
@@ -89,7 +91,7 @@ class UpliftReport:
                              "revenue": round(a.revenue, 2),
                              "revenue_per_visitor": round(a.revenue_per_visitor, 4)}
                      for a in self.arms.values()},
-            "comparisons": [{"arm": c.arm, "versus": HOLDOUT,
+            "comparisons": [{"arm": c.arm, "versus": c.versus,
                              "conversion_diff": round(c.conversion_diff, 6),
                              "conversion_ci": [round(v, 6) for v in c.conversion_ci],
                              "conversion_relative": None if c.conversion_relative is None
@@ -131,18 +133,27 @@ def uplift(rows: Iterable[tuple[str, bool, float]], confidence: float = 0.95) ->
         return report
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     for arm in report.arms.values():
-        if arm.arm == HOLDOUT or arm.visitors < 2:
-            continue
-        p1, p0 = arm.conversion, holdout.conversion
-        se_c = math.sqrt(p1 * (1 - p1) / arm.visitors + p0 * (1 - p0) / holdout.visitors)
-        d_c = p1 - p0
-        se_r = math.sqrt(arm.revenue_variance / arm.visitors
-                         + holdout.revenue_variance / holdout.visitors)
-        d_r = arm.revenue_per_visitor - holdout.revenue_per_visitor
-        report.comparisons.append(Comparison(
-            arm.arm, d_c, (d_c - z * se_c, d_c + z * se_c), d_c / p0 if p0 else None,
-            d_r, (d_r - z * se_r, d_r + z * se_r)))
+        if arm.arm != HOLDOUT and arm.visitors >= 2:
+            report.comparisons.append(_compare(arm, holdout, z))
+    bandit, rules = arms.get(BANDIT), arms.get(RULES)
+    if bandit is not None and rules is not None and min(bandit.visitors, rules.visitors) >= 2:
+        report.comparisons.append(_compare(bandit, rules, z))
     return report
+
+
+def _compare(arm: ArmStats, base: ArmStats, z: float) -> Comparison:
+    p1, p0 = arm.conversion, base.conversion
+    se_c = math.sqrt(p1 * (1 - p1) / arm.visitors + p0 * (1 - p0) / base.visitors)
+    d_c = p1 - p0
+    se_r = math.sqrt(arm.revenue_variance / arm.visitors + base.revenue_variance / base.visitors)
+    d_r = arm.revenue_per_visitor - base.revenue_per_visitor
+    return Comparison(arm.arm, d_c, (d_c - z * se_c, d_c + z * se_c), d_c / p0 if p0 else None,
+                      d_r, (d_r - z * se_r, d_r + z * se_r), base.arm)
+
+
+def slots_of(profiles: Iterable[Profile]) -> list[str]:
+    """Every slot someone was exposed in, for a report per slot."""
+    return sorted({slot for profile in profiles for slot in profile.exposures})
 
 
 def format_report(report: UpliftReport, title: str) -> str:
@@ -156,7 +167,7 @@ def format_report(report: UpliftReport, title: str) -> str:
     for c in report.comparisons:
         rel = f" ({c.conversion_relative:+.1%} relative)" if c.conversion_relative is not None \
             else ""
-        lines += ["", f"{c.arm} vs holdout:",
+        lines += ["", f"{c.arm} vs {c.versus}:",
                   f"  conversion       {c.conversion_diff * 100:+.2f} points{rel}, {pct} CI "
                   f"[{c.conversion_ci[0] * 100:+.2f}, {c.conversion_ci[1] * 100:+.2f}]",
                   f"  revenue/visitor  {c.revenue_diff:+.2f}, {pct} CI "
@@ -169,8 +180,9 @@ def format_report(report: UpliftReport, title: str) -> str:
 
 def _verdict(c: Comparison) -> str:
     low, high = c.conversion_ci
+    who = "personalization" if c.versus == HOLDOUT else f"the {c.arm}"
     if low > 0:
-        return "personalization converts better than the holdout (the interval excludes zero)"
+        return f"{who} converts better than the {c.versus} (the interval excludes zero)"
     if high < 0:
-        return "personalization converts WORSE than the holdout (the interval excludes zero)"
+        return f"{who} converts WORSE than the {c.versus} (the interval excludes zero)"
     return "no clear difference yet (the interval includes zero): keep the experiment running"

@@ -28,10 +28,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from personalization.bandit.learning import BanditLearner
 from personalization.engine import Engine
 from personalization.intent import IntentModel
-from personalization.observation import UnusableEvent, read_record
+from personalization.observation import NoVisitor, UnusableEvent, read_record
 from personalization.recommend import ItemGraph
+from personalization.rules import RulesSource
 from personalization.stores import Checkpoint, Store
 from tracker.settings import Settings
 
@@ -63,6 +65,7 @@ class Worker:
         self.checkpoint_events = section.checkpoint_events
         self.offsets: dict[str, int] = {}  # owned partition -> next offset to read
         self.unusable = 0
+        self.anonymous = 0  # events without a visitor id (consent denied on a backend event)
         self.since_checkpoint = 0
         self.consumer: Any = None
         self._tombstone_cursor = "0"
@@ -87,16 +90,35 @@ class Worker:
         graph = ItemGraph()
         counts = self.store.load_graph()
         graph.load(counts.items, counts.views, counts.buys, counts.coview, counts.cobuy)
+        self.bandit = self._bandit(state.get("bandit"))
         self.engine = Engine(model or IntentModel(kind), graph,
                              gap_s=self.settings.spark.session_gap_minutes * 60.0,
-                             load=self.store.load_profile)
+                             load=self.store.load_profile, identity=self.store.resolve,
+                             bandit=self.bandit)
         self.engine.restore_state(state.get("engine", {}))
+        skipped = state.get("skipped", {})
+        self.unusable = int(skipped.get("unusable", 0))
+        self.anonymous = int(skipped.get("anonymous", 0))
         self._poll_tombstones()
         self._seen_event_time = self.engine.event_time
         self._seen_at = self.clock()
         now = self.clock()
         self._last_checkpoint = self._last_graph_refresh = self._last_tombstones = now
         self._last_stats = now
+
+    def _bandit(self, saved: dict[str, Any] | None) -> BanditLearner:
+        """The slots' bandit learner: rewards as the rules file configures them (re-read when
+        it changes, like the API's), state from the checkpoint with the model, else from the
+        statistics the store publishes (a checkpoint from before the bandit existed)."""
+        rules = RulesSource(self.settings.personalization.rules_file)
+
+        def reward_of(slot: str) -> str | None:
+            config = rules.current().slot(slot)
+            return config.bandit.reward if config and config.bandit else None
+
+        learner = BanditLearner(reward_of, lookup=self.store.decision)
+        learner.restore_state(saved or {"slots": self.store.bandit_state()})
+        return learner
 
     def _poll_tombstones(self) -> None:
         tombstones, self._tombstone_cursor = self.store.tombstones(self._tombstone_cursor)
@@ -119,16 +141,24 @@ class Worker:
         stream_time = self.stream_time()
         profiles = engine.publish(stream_time)
         sources = {p.profile_id: engine.partition_of.get(p.profile_id) or "" for p in profiles}
-        worker_state = pickle.dumps({"model": engine.model, "engine": engine.state()},
+        worker_state = pickle.dumps({"model": engine.model, "engine": engine.state(),
+                                     "bandit": self.bandit.state(),
+                                     "skipped": {"unusable": self.unusable,
+                                                 "anonymous": self.anonymous}},
                                     protocol=pickle.HIGHEST_PROTOCOL)
         summary = {**engine.model.summary(), "counters": engine.state()["counters"],
-                   "unusable": self.unusable, "event_time": engine.event_time}
+                   "unusable": self.unusable, "anonymous": self.anonymous,
+                   "event_time": engine.event_time,
+                   "bandit": vars(self.bandit.counters).copy()}
         result = self.store.save(Checkpoint(
             group=self.group, offsets=dict(self.offsets), profiles=profiles, sources=sources,
             worker_state=worker_state, summary=summary, graph=engine.graph.delta,
             popular=engine.graph.popular(20), tombstone_cursor=self._tombstone_cursor,
+            bandit=self.bandit.publish(),
+            links=dict(engine.link_changes),
         ))
         engine.graph.clear_delta()
+        engine.link_changes.clear()
         engine.dirty.clear()
         if result.tombstones:
             self._tombstone_cursor = result.cursor
@@ -158,6 +188,8 @@ class Worker:
         """Process one record read from ``source`` at ``offset``."""
         try:
             obs = read_record(value)
+        except NoVisitor:
+            self.anonymous += 1
         except UnusableEvent as exc:
             self.unusable += 1
             if self.unusable <= 10 or self.unusable % 1000 == 0:

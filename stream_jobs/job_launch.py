@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from stream_jobs.reporting.registry import REPORTS
 from tracker.settings import Settings
 
 JOBS = ("parse_logs", "sessionize", "reports")
@@ -85,6 +86,12 @@ def resolve_config(
         raise LaunchConfigError(f"param log_format={log_format!r}: expected one of {LOG_FORMATS}")
     min_age = params.get("min_age_seconds")
     funnels = params.get("funnels_file") or None
+    reports = [str(name) for name in params.get("reports") or []]
+    unknown = sorted(set(reports) - set(REPORTS))
+    if unknown:
+        raise LaunchConfigError(
+            f"param reports: unknown report(s) {', '.join(unknown)}; known: {', '.join(REPORTS)}"
+        )
     return {
         "lake": str(lake),
         "landing": str(landing),
@@ -98,10 +105,13 @@ def resolve_config(
         "drop_bots": bool(params.get("drop_bots", False)),
         "min_age_s": int(settings.airflow.landing_min_age_s if min_age in (None, "") else min_age),
         "funnels_file": str(Path(funnels).expanduser()) if funnels else None,
+        "reports": reports,
         "env": {
             "CLICKLOOP_LAKE_DIR": str(lake),
             "CLICKLOOP_SPARK_MASTER": str(master),
             "CLICKLOOP_SPARK_DRIVER_MEMORY": str(memory),
+            # the suppression list (<state>/privacy) that every batch job applies
+            "CLICKLOOP_STATE_DIR": str(settings.state_dir),
         },
         "sources": sources,
     }
@@ -171,8 +181,11 @@ def parse_logs_args(config: Mapping[str, Any], files: Sequence[str]) -> list[str
 
 
 def reports_args(config: Mapping[str, Any], start: str, end: str) -> list[str]:
-    """Arguments of ``stream_jobs.reports`` for a date range."""
+    """Arguments of ``stream_jobs.reports`` for a date range (every report unless the run
+    named some in its ``reports`` param)."""
     args = ["--start", start, "--end", end]
+    for name in config.get("reports") or []:
+        args += ["--report", name]
     if config.get("funnels_file"):
         args += ["--funnels", config["funnels_file"]]
     return args

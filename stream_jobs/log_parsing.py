@@ -91,8 +91,10 @@ def _blank_to_null(col: Column) -> Column:
 
 
 def _unescape(col: Column) -> Column:
-    """Apache's ``\\"`` and ``\\\\`` escapes inside quoted fields."""
-    return F.regexp_replace(F.regexp_replace(col, r'\\"', '"'), r"\\\\", r"\\")
+    """Apache's ``\\"`` and ``\\\\`` escapes inside quoted fields (regexes only where a
+    backslash occurs: most fields have none)."""
+    unescaped = F.regexp_replace(F.regexp_replace(col, r'\\"', '"'), r"\\\\", r"\\")
+    return F.when(F.instr(col, "\\") > 0, unescaped).otherwise(col)
 
 
 def parse_text_lines(lines: DataFrame, format_name: str) -> DataFrame:

@@ -18,8 +18,6 @@ import bz2
 import dataclasses
 import gzip
 import hashlib
-import json
-import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -30,6 +28,7 @@ from urllib.parse import urlsplit
 
 from stream_jobs.log_formats import FORMATS, UnknownFormat, detect_format
 from stream_jobs.log_parsing import LogFile, LogRules
+from tracker.erasure import SuppressionList
 from tracker.settings import Settings
 
 SAMPLE_LINES = 50
@@ -229,6 +228,7 @@ def run(spark: Any, settings: Settings, files: Sequence[LogFile], *,
         utm_struct,
     )
     from stream_jobs.log_parsing import PAGE, log_events, log_rejects
+    from stream_jobs.suppression import drop_listed, suppression_frame
     from tracker.contract.spark import event_struct
 
     now = now or datetime.now(UTC)
@@ -263,7 +263,11 @@ def run(spark: Any, settings: Settings, files: Sequence[LogFile], *,
         if rules.drop_bots:
             enriched = enriched.where(~F.coalesce(F.col("ua.is_bot"), F.lit(False)))
         written = Observation("log_events")
-        events = log_events(enriched, event_struct()).observe(
+        events = log_events(enriched, event_struct())
+        entries = list(SuppressionList(settings.state_dir))
+        if entries:  # people who asked to be forgotten (clickloop forget) are not written
+            events = drop_listed(events, suppression_frame(spark, entries))
+        events = events.observe(
             written, F.count(F.lit(1)).alias("n"),
             F.array_join(F.collect_set(F.concat_ws("/", F.col("ingest"),
                                                    F.col("event_date").cast("string"))),
@@ -354,7 +358,7 @@ def rules_from(args: argparse.Namespace) -> LogRules:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point (``python -m stream_jobs.parse_logs`` or spark-submit)."""
-    from stream_jobs.spark_session import build_spark, launched_by_spark_submit
+    from stream_jobs.spark_session import run_job
 
     parser = argparse.ArgumentParser(prog="stream_jobs.parse_logs",
                                      description="Parse web server access logs into the lake.")
@@ -366,14 +370,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LogInputError as exc:
         print(f"parse_logs: {exc}", file=sys.stderr)
         return 2
-    spark = build_spark(settings, "clickloop-parse-logs",
-                        under_spark_submit=launched_by_spark_submit(os.environ))
-    try:
-        result = run(spark, settings, files, rules=rules_from(args), site=args.site)
-    finally:
-        spark.stop()
-    print(json.dumps(result), flush=True)
-    return 0
+    return run_job(settings, "clickloop-parse-logs",
+                   lambda spark: run(spark, settings, files, rules=rules_from(args),
+                                     site=args.site))
 
 
 if __name__ == "__main__":

@@ -3,15 +3,14 @@
 ``python -m stream_jobs.reports --start 2024-03-01 --end 2024-03-31 [--report traffic ...]
 [--funnels funnels.yaml]`` writes ``<lake>/reports/<report>/<start>_<end>/``. Sessions are
 derived from the lake with the same rules as ``stream_jobs.sessionize`` (one day of margin each
-side), so a report always agrees with the events it counts, late ones included. Bots are left
-out unless ``--include-bots``. The last line printed is a JSON summary.
+side), so a report always agrees with the events it counts, late ones included, and without
+the people on the erasure suppression list (``clickloop forget``). Bots are left out unless
+``--include-bots``. The last line printed is a JSON summary.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -33,18 +32,18 @@ def report_inputs(spark: Any, settings: Settings, start: date, end: date, *,
 
     from stream_jobs.lake import LakePaths, read_events
     from stream_jobs.reporting.model import ReportInputs
-    from stream_jobs.sessions import (
-        assign_sessions,
-        dedupe_events,
-        event_rows,
-        summarize_sessions,
-    )
+    from stream_jobs.sessions import sessions_and_events, stitch_users, summarize_sessions
+    from stream_jobs.suppression import holds_listed, suppression_frame
+    from tracker.erasure import SuppressionList
 
     events = read_events(spark, LakePaths(settings.lake), start - MARGIN, end + MARGIN)
-    assigned = assign_sessions(dedupe_events(event_rows(events)),
-                               settings.spark.session_gap_minutes)
+    entries = list(SuppressionList(settings.state_dir))
+    suppressed = suppression_frame(spark, entries) if entries else None
+    if suppressed is not None and not holds_listed(events, suppressed):
+        suppressed = None  # nobody listed in these dates: the single-pass pipeline is exact
+    assigned, _ = sessions_and_events(events, settings.spark.session_gap_minutes, suppressed)
     assigned = assigned.persist(StorageLevel.MEMORY_AND_DISK)
-    sessions = summarize_sessions(assigned).where(
+    sessions = stitch_users(summarize_sessions(assigned)).where(
         F.col("session_date").between(F.lit(start), F.lit(end)))
     if not include_bots:
         sessions = sessions.where(~F.col("is_bot"))
@@ -105,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point (``python -m stream_jobs.reports`` or spark-submit)."""
     from stream_jobs.reporting.funnel_spec import FunnelSpecError, load_funnels
     from stream_jobs.reporting.registry import REPORTS
-    from stream_jobs.spark_session import build_spark, launched_by_spark_submit
+    from stream_jobs.spark_session import run_job
 
     parser = argparse.ArgumentParser(prog="stream_jobs.reports",
                                      description="Build marketer reports for a date range.")
@@ -124,16 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"reports: {exc}", file=sys.stderr)
             return 2
     settings = Settings.from_env()
-    spark = build_spark(settings, "clickloop-reports",
-                        under_spark_submit=launched_by_spark_submit(os.environ))
-    try:
-        summary, _ = run(spark, settings, args.start, args.end, names,
-                         funnels_file=args.funnels, include_bots=args.include_bots,
-                         top_n=args.top)
-    finally:
-        spark.stop()
-    print(json.dumps(summary), flush=True)
-    return 0
+    return run_job(settings, "clickloop-reports",
+                   lambda spark: run(spark, settings, args.start, args.end, names,
+                                     funnels_file=args.funnels, include_bots=args.include_bots,
+                                     top_n=args.top)[0])
 
 
 if __name__ == "__main__":

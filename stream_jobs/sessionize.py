@@ -5,31 +5,37 @@ that *started* on those dates from all events in the lake (streamed and log-pars
 included) and replaces those ``sessions/session_date=…`` partitions. It reads one day either
 side of the range so a session crossing midnight is neither cut nor double-counted; sessions
 longer than a day (robots, mostly) are cut at that margin. Rules: :mod:`stream_jobs.sessions`.
+
+Erasure is part of the run: first :func:`stream_jobs.apply_erasure.run` removes the people on
+the suppression list (``clickloop forget``) from the lake's events and sessions (the whole
+lake after a new request, else the dates read), then the sessions are built with the list
+applied again, so an event that arrived meanwhile cannot bring the person back.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
 import sys
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
+from tracker.erasure import SuppressionList
 from tracker.settings import Settings
 
 MARGIN = timedelta(days=1)
 
 
-def sessions_for_range(events: Any, start: date, end: date, gap_minutes: int) -> Any:
-    """Sessions starting in ``[start, end]`` from ``events`` (which should span the margin)."""
+def sessions_for_range(events: Any, start: date, end: date, gap_minutes: int,
+                       suppressed: Any = None) -> Any:
+    """Sessions starting in ``[start, end]`` from ``events`` (which should span the margin),
+    without the people of ``suppressed`` (:mod:`stream_jobs.suppression`)."""
     from pyspark.sql import functions as F
 
     from stream_jobs.sessions import sessionize
 
-    return sessionize(events, gap_minutes).where(
+    return sessionize(events, gap_minutes, suppressed).where(
         F.col("session_date").between(F.lit(start), F.lit(end))
     )
 
@@ -39,6 +45,7 @@ def run(spark: Any, settings: Settings, start: date, end: date,
     """Sessionize ``[start, end]`` into ``<lake>/sessions``; returns the JSON summary."""
     from pyspark.sql import functions as F
 
+    from stream_jobs import apply_erasure
     from stream_jobs.lake import (
         LakePaths,
         dates_between,
@@ -51,8 +58,16 @@ def run(spark: Any, settings: Settings, start: date, end: date,
         raise ValueError(f"--end {end} is before --start {start}")
     lake = LakePaths(settings.lake)
     gap = gap_minutes or settings.spark.session_gap_minutes
+    erasure = apply_erasure.run(spark, settings, start, end)
     events = read_events(spark, lake, start - MARGIN, end + MARGIN)
-    write_sessions(sessions_for_range(events, start, end, gap), lake)
+    suppressed = None
+    if erasure["suppressed_ids"]:
+        from stream_jobs.suppression import holds_listed, suppression_frame
+
+        listed = suppression_frame(spark, SuppressionList(settings.state_dir))
+        if holds_listed(events, listed):  # arrived after the lake pass: filter them too
+            suppressed = listed
+    write_sessions(sessions_for_range(events, start, end, gap, suppressed), lake)
     per_date = {row["session_date"]: row["count"] for row in
                 read_sessions(spark, lake.sessions, start, end)
                 .groupBy("session_date").count().collect()}
@@ -60,12 +75,14 @@ def run(spark: Any, settings: Settings, start: date, end: date,
         if day not in per_date:
             shutil.rmtree(lake.sessions / f"session_date={day.isoformat()}", ignore_errors=True)
     events_in_range = events.where(F.col("event_date").between(F.lit(start), F.lit(end)))
-    return {
+    summary = {
         "job": "sessionize", "start": start.isoformat(), "end": end.isoformat(),
         "gap_minutes": gap, "events": events_in_range.count(),
         "sessions": sum(per_date.values()),
         "sessions_by_date": {d.isoformat(): n for d, n in sorted(per_date.items())},
+        "erasure": erasure,
     }
+    return summary
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,21 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point (``python -m stream_jobs.sessionize`` or spark-submit)."""
-    from stream_jobs.spark_session import build_spark, launched_by_spark_submit
+    from stream_jobs.spark_session import run_job
 
     args = build_parser().parse_args(argv)
     if args.end < args.start:
         print(f"sessionize: --end {args.end} is before --start {args.start}", file=sys.stderr)
         return 2
     settings = Settings.from_env()
-    spark = build_spark(settings, "clickloop-sessionize",
-                        under_spark_submit=launched_by_spark_submit(os.environ))
-    try:
-        result = run(spark, settings, args.start, args.end, args.gap_minutes)
-    finally:
-        spark.stop()
-    print(json.dumps(result), flush=True)
-    return 0
+    return run_job(settings, "clickloop-sessionize",
+                   lambda spark: run(spark, settings, args.start, args.end, args.gap_minutes))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ Rules (docs/sessionization.md explains them and compares them with Google Analyt
   streaming and the batch job agree);
 - an event carrying a UTM campaign (source/medium/campaign) different from the session's starts
   a new session; events without UTM parameters never do;
-- midnight does not end a session; a session belongs to the UTC date it started on.
+- midnight does not end a session; a session belongs to the UTC date it started on;
+- a session carries the user id known in it; an anonymous session takes the user of the same
+  visitor's *next* identified session (:func:`stitch_users`), so a shared device never merges
+  two users: each session belongs to at most one.
 
 The batch job (:func:`sessionize`) is authoritative. The streaming job uses
 :func:`live_sessions`, which applies the inactivity rule only (``session_window`` has no notion
@@ -30,6 +33,14 @@ FIRST_EVENT_COLUMNS = (
     "referrer_class", "referrer_host", "utm_source", "utm_medium", "utm_campaign", "utm_term",
     "utm_content", "device", "browser", "os", "country", "site", "source", "is_bot",
 )
+# The collector's cookieless visitor ids (collector.identity.cookieless_visitor_id): a daily
+# keyed hash, so such a visitor cannot be followed from one UTC day to the next.
+COOKIELESS_PREFIX = "anon-"
+
+
+def is_cookieless(visitor_id: Column) -> Column:
+    """Whether a visitor id is a cookieless (daily) id; false for a null id."""
+    return F.coalesce(F.startswith(visitor_id, F.lit(COOKIELESS_PREFIX)), F.lit(False))
 
 
 def session_schema() -> T.StructType:
@@ -43,8 +54,8 @@ def session_schema() -> T.StructType:
         ("referrer_class", s), ("referrer_host", s), ("utm_source", s), ("utm_medium", s),
         ("utm_campaign", s), ("utm_term", s), ("utm_content", s),
         ("device", s), ("browser", s), ("os", s), ("country", s), ("site", s), ("source", s),
-        ("is_bot", bl), ("cart_adds", lg), ("orders", lg), ("converted", bl), ("revenue", db),
-        ("bounce", bl), ("session_date", T.DateType()),
+        ("is_bot", bl), ("cookieless", bl), ("cart_adds", lg), ("orders", lg),
+        ("converted", bl), ("revenue", db), ("bounce", bl), ("session_date", T.DateType()),
     ]
     return T.StructType([T.StructField(name, kind, True) for name, kind in columns])
 
@@ -176,6 +187,7 @@ def finish_sessions(grouped: DataFrame) -> DataFrame:
            .withColumn("converted", F.col("orders") > 0)
            .withColumn("revenue", F.coalesce(F.col("_revenue"), F.lit(0.0)))
            .withColumn("bounce", F.col("page_views") == 1)
+           .withColumn("cookieless", is_cookieless(F.col("visitor_id")))
            .withColumn("session_date", F.to_date("session_start")))
     for name in FIRST_EVENT_COLUMNS:
         out = out.withColumn(name, F.col(f"_first.{name}"))
@@ -189,10 +201,57 @@ def summarize_sessions(assigned: DataFrame) -> DataFrame:
     return finish_sessions(grouped.drop("session_id"))
 
 
-def sessionize(events: DataFrame, gap_minutes: int) -> DataFrame:
-    """Lake events → sessions, with every rule in the module docstring."""
-    assigned = assign_sessions(dedupe_events(event_rows(events)), gap_minutes)
-    return summarize_sessions(assigned)
+def stitch_users(sessions: DataFrame) -> DataFrame:
+    """Back-fill ``user_id``: a session without one takes that of the same visitor's next
+    session that has one (in the frame: the batch's range and margin).
+
+    Sessions that carry a user keep it, so when a second user identifies on a shared device
+    the anonymous sessions *after* the first user's last identified session go to the second
+    user, and no session of either moves to the other. Sessions after a visitor's last
+    identified session stay anonymous (unless their events carry a user id).
+    """
+    later = (Window.partitionBy("visitor_id").orderBy("session_start", "session_id")
+             .rowsBetween(Window.currentRow, Window.unboundedFollowing))
+    return sessions.withColumn("user_id", F.first("user_id", ignorenulls=True).over(later))
+
+
+def sessions_and_events(events: DataFrame, gap_minutes: int,
+                        suppressed: DataFrame | None = None) -> tuple[DataFrame, DataFrame]:
+    """Lake events → (event rows with ``session_id``/``session_start``, stitched sessions).
+
+    With a suppression list (:mod:`stream_jobs.suppression`), the listed people's events go
+    first — by their own ids and by the user their session is attributed to. Attribution is per
+    visitor, so only the visitors with a listed id somewhere are sessionized twice (to
+    attribute, then again from what is left); everybody else goes through once.
+    """
+    from stream_jobs.suppression import forget_events, listed_rows
+
+    def assigned_of(frame: DataFrame) -> DataFrame:
+        return assign_sessions(dedupe_events(event_rows(frame)), gap_minutes)
+
+    if suppressed is None:
+        assigned = assigned_of(events)
+        return assigned, stitch_users(summarize_sessions(assigned))
+    hit = F.broadcast(listed_rows(events, suppressed).where(F.col("visitor_id").isNotNull())
+                      .select("visitor_id").distinct())
+    others = assigned_of(events.join(hit, "visitor_id", "left_anti"))
+    theirs = assigned_of(events.join(hit, "visitor_id", "left_semi"))
+    kept = forget_events(theirs, stitch_users(summarize_sessions(theirs)), suppressed)
+    # a session that lost its first event (another user's, in a shared-device session) starts
+    # later: its events must carry the id the re-summarized session gets
+    per_session = Window.partitionBy("session_id")
+    kept = (kept.withColumn("session_start", F.min("ts").over(per_session))
+            .withColumn("session_id", session_id_for(F.col("visitor_id"),
+                                                     F.col("session_start"))))
+    sessions = stitch_users(summarize_sessions(others)).unionByName(
+        stitch_users(summarize_sessions(kept)))
+    return others.unionByName(kept), sessions
+
+
+def sessionize(events: DataFrame, gap_minutes: int,
+               suppressed: DataFrame | None = None) -> DataFrame:
+    """Lake events → sessions, with every rule in the module docstring (and the list's)."""
+    return sessions_and_events(events, gap_minutes, suppressed)[1]
 
 
 def live_sessions(rows: DataFrame, gap_minutes: int) -> DataFrame:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +87,19 @@ def build_spark(
 def launched_by_spark_submit(environ: Mapping[str, str]) -> bool:
     """True when spark-submit started this Python process (it then owns master and memory)."""
     return "PYSPARK_GATEWAY_PORT" in environ
+
+
+def run_job(settings: Settings, app_name: str,
+            job: Callable[[Any], Mapping[str, Any]]) -> int:
+    """A batch job's ``main`` tail: one session (client mode under spark-submit), ``job`` run
+    with it, the session stopped even on failure, and the summary printed as the last stdout
+    line (the JSON line the DAG tasks and the demo read)."""
+    import json
+
+    spark = build_spark(settings, app_name, under_spark_submit=launched_by_spark_submit(os.environ))
+    try:
+        summary = job(spark)
+    finally:
+        spark.stop()
+    print(json.dumps(summary), flush=True)
+    return 0

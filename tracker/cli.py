@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "collector": ("collector.command", "run the event collector (Flask under gunicorn)"),
     "personalization": ("personalization.command", "run the personalization worker or the "
                         "decision API; check a rules file"),
+    "forget": ("personalization.forget_command", "erase a visitor or user: profiles, links, "
+               "decisions now; lake and sessions at the next batch run; audited"),
     "report": ("stream_jobs.command_report", "build marketer reports; `report uplift`: "
                "personalization vs holdout"),
     "airflow": ("stream_jobs.airflow_command", "run the log pipeline's DAGs with Airflow"),

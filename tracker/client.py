@@ -3,6 +3,7 @@
     from tracker.client import Tracker
 
     tracker = Tracker("https://collect.example.com")
+    tracker.identify("u-9", visitor_id=cookies["cl_vid"])  # at login
     tracker.track("purchase", visitor_id=cookies["cl_vid"], user_id="u-9",
                   order={"order_id": "O-1", "revenue": 99.8, "currency": "EUR"},
                   user_agent=request.headers.get("User-Agent"))
@@ -117,6 +118,21 @@ class Tracker:
         event = new_event(event_type, at=at, **fields)
         self._enqueue(event)
         return event["event_id"]
+
+    def identify(self, user_id: str, *, visitor_id: str, user_agent: str | None = None,
+                 at: datetime | None = None, **fields: Any) -> str:
+        """Link the browser ``visitor_id`` (its ``cl_vid`` cookie, read from the request) to
+        ``user_id``, e.g. when that browser logs in; returns the ``event_id``.
+
+        The same ``identify`` event as the snippet's ``clickloop('identify', uid)``. The link
+        holds for the rest of that browser's visit; send ``user_id`` with later events of the
+        visit too (docs/personalization.md: stitching). Under denied consent the collector
+        refuses it (linking a person is what was declined).
+        """
+        if not isinstance(user_id, str) or not user_id.strip():
+            raise ValueError(f"user_id: identify needs a non-empty user id, got {user_id!r}")
+        return self.track("identify", visitor_id=visitor_id, user_id=user_id,
+                          user_agent=user_agent, at=at, **fields)
 
     def send(self, event: dict[str, Any]) -> str:
         """Queue a complete contract event (validated here); returns its ``event_id``."""

@@ -6,7 +6,7 @@
 3. send simulated shop traffic through the collector (:mod:`tracker.demo.simulator`, asking the
    decision API for every slot as the snippet does) while showing how far the pipeline has got;
 4. wait until the lake job and the worker have read everything, then sessionize and build the
-   reports over the simulated dates (:mod:`tracker.demo.batch`);
+   reports over the simulated dates of every run on the state dir (:mod:`tracker.demo.batch`);
 5. print the shop's URL, the reports, the intent model's progressive AUC and a short table;
    then keep serving until Ctrl-C (interactive runs) or stop.
 
@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import fcntl
 import json
+import os
 import signal
 import sys
 import threading
@@ -74,10 +75,6 @@ class RunPlan:
     def minutes(self) -> float:
         return (self.end - self.start).total_seconds() / 60
 
-    @property
-    def dates(self) -> tuple[date, date]:
-        return self.start.date(), self.end.date()
-
 
 def plan_run(history: list[dict[str, Any]], *, now: datetime, minutes: float | None,
              seed: int | None) -> RunPlan:
@@ -101,13 +98,26 @@ def plan_run(history: list[dict[str, Any]], *, now: datetime, minutes: float | N
         last_end = datetime.fromisoformat(history[-1]["end"])
         if last_end > start:
             start = min(last_end, now)
-            note = (f"the last run's traffic ended at {last_end:%Y-%m-%d %H:%M} UTC; this run "
-                    f"continues from there ({(now - start).total_seconds() / 60:.0f} simulated "
-                    f"minutes instead of {wanted:g})")
+            note = (f"the last run's simulated window ended at {last_end:%Y-%m-%d %H:%M} UTC; "
+                    f"this run continues from there ({(now - start).total_seconds() / 60:.0f} "
+                    f"simulated minutes instead of {wanted:g})")
     used = [int(h["seed"]) for h in history]
     return RunPlan(run=len(history) + 1,
                    seed=seed if seed is not None else max(used, default=0) + 1,
                    start=start, end=now, note=note)
+
+
+def report_dates(history: list[dict[str, Any]], plan: RunPlan) -> tuple[date, date]:
+    """First and last date the reports cover: every run on the state dir, from the first one's
+    start to this one's end, because the lake and the model hold them all.
+
+    >>> plan = RunPlan(run=2, seed=2, start=datetime(2026, 11, 23, 11, tzinfo=UTC),
+    ...                end=datetime(2026, 11, 23, 12, tzinfo=UTC))
+    >>> report_dates([{"start": "2026-11-20T09:00:00+00:00"}], plan)
+    (datetime.date(2026, 11, 20), datetime.date(2026, 11, 23))
+    """
+    starts = [plan.start, *(datetime.fromisoformat(h["start"]) for h in history)]
+    return min(starts).date(), plan.end.date()
 
 
 def _runs_file(settings: Settings) -> Path:
@@ -150,7 +160,20 @@ def exclusive_state(settings: Settings) -> Iterator[bool]:
 
 
 def say(message: str = "") -> None:
-    print(message, flush=True)
+    """Print a line. Once stdout is a broken pipe (``clickloop demo | tee log`` and a Ctrl-C
+    that ended ``tee`` too), say nothing more: stopping the services must not fail on it."""
+    try:
+        print(message, flush=True)
+    except BrokenPipeError:
+        _mute_stdout()
+
+
+def _mute_stdout() -> None:
+    """Point stdout at /dev/null (what is still buffered goes there too, not to a traceback)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 class _Stop(Exception):
@@ -233,8 +256,8 @@ def _loop(args: argparse.Namespace, settings: Settings, stack: Any) -> int:
 
     endpoints = stack.endpoints
     child = stack.child_settings
-    plan = plan_run(read_history(settings), now=datetime.now(UTC), minutes=args.minutes,
-                    seed=args.seed)
+    history = read_history(settings)
+    plan = plan_run(history, now=datetime.now(UTC), minutes=args.minutes, seed=args.seed)
     watcher = Watcher(child, stack.bootstrap, stream=stack.stream)
     problems = 0
     if plan.note:
@@ -245,9 +268,11 @@ def _loop(args: argparse.Namespace, settings: Settings, stack: Any) -> int:
         say("No traffic to simulate: the last run ended less than a minute ago.")
     say("\nWaiting for the lake job and the personalization worker to read every event")
     target = watcher.kafka()
+    ticker = _Ticker(None)
     lacking = watcher.wait_caught_up(target, timeout=CATCH_UP_TIMEOUT_S,
-                                     alive=lambda: not stack.dead(),
-                                     tick=_Ticker(None).maybe)
+                                     alive=lambda: not stack.dead(), tick=ticker.maybe)
+    with contextlib.suppress(Exception):  # where it ended; a slow broker must not end the demo
+        ticker.maybe(watcher.snapshot(), force=True)
     for part, missing in lacking.items():
         if missing:
             problems += 1
@@ -257,7 +282,7 @@ def _loop(args: argparse.Namespace, settings: Settings, stack: Any) -> int:
         say(f"  {service.name} has stopped (exit code {service.process.returncode}); end of "
             f"{service.log_path}:\n{service.log_tail(15)}")
 
-    start, end = plan.dates
+    start, end = report_dates(history, plan)
     say(f"\nSessionizing and building the reports for {start} to {end} (Spark)")
     written: dict[str, Any] = {}
     try:
@@ -340,7 +365,8 @@ def _traffic(args: argparse.Namespace, settings: Settings, stack: Any, plan: Run
     humans = summary["humans"]
     say(f"  sent {stats.events_sent:,} events in {sum(stats.requests.values()):,} requests: "
         f"{humans['visits']:,} visits by {humans['visitors']:,} people, {humans['orders']:,} "
-        f"orders (EUR {humans['revenue']:,.2f}), {summary['bots']['page_views']:,} crawler page "
+        f"order{'' if humans['orders'] == 1 else 's'} (EUR {humans['revenue']:,.2f}), "
+        f"{summary['bots']['page_views']:,} crawler page "
         f"views; {stats.decisions_answered:,} personalization decisions")
     say(f"  ground truth in {truth_dir}")
     failed = len(stats.rejected) + sum(len(f["events"]) for f in stats.failed)
@@ -365,11 +391,14 @@ class _Ticker:
         self.last = now
         sent = self.traffic.stats.events_sent if self.traffic is not None else None
         line = "  " + snapshot.line(sent)
-        if self.tty:
+        if not self.tty:
+            say(line)
+            return
+        try:
             sys.stdout.write("\r\033[K" + line + ("\n" if force else ""))
             sys.stdout.flush()
-        else:
-            say(line)
+        except BrokenPipeError:
+            _mute_stdout()
 
 
 def _serve(stack: Any) -> None:
@@ -389,7 +418,8 @@ def _serve(stack: Any) -> None:
 def _no_interrupts() -> Iterator[None]:
     """Shutdown must finish: a second Ctrl-C only says so."""
     def patient(signum: int, frame: object) -> None:
-        print("\n  still stopping the services, one moment", file=sys.stderr, flush=True)
+        with contextlib.suppress(OSError, ValueError):
+            print("\n  still stopping the services, one moment", file=sys.stderr, flush=True)
 
     previous = signal.signal(signal.SIGINT, patient)
     previous_term = signal.signal(signal.SIGTERM, patient)

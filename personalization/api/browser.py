@@ -12,11 +12,12 @@ import re
 
 from flask import Blueprint, Response, jsonify, request
 
-from personalization.api.errors import error, log
-from personalization.api.services import Services, services
+from personalization.api.errors import error
+from personalization.api.services import services
+from personalization.bandit.context import VERSION as BANDIT_CONTEXT_VERSION
 from personalization.decision import decide
 from personalization.rules.parse import NAME_HINT, NAME_RE
-from personalization.stores import STORE_ERRORS
+from personalization.stitching import read_person
 from tracker.contract.spec import ID_PATTERN
 
 bp = Blueprint("browser", __name__)
@@ -77,16 +78,16 @@ def decide_slot() -> Response:
     cookie = request.cookies.get(settings.collector.cookie_name)
     # a cookie we could not have set is treated as no cookie (default content, no profile)
     visitor_id = cookie if cookie and len(cookie) <= 64 and _VALID_ID.match(cookie) else None
-    profile = svc.store.read_profile(visitor_id) if visitor_id else None
+    profile = read_person(svc.store, visitor_id) if visitor_id else None
     now = svc.clock()
     section = settings.personalization
     decision, ctx = decide(svc.rules.current(), slot, visitor_id=visitor_id, profile=profile,
                            popular=svc.popular(), holdout_share=section.holdout_share,
-                           salt=section.holdout_salt, now=now)
+                           salt=section.holdout_salt, now=now, bandits=svc.bandits(),
+                           rng=svc.rng)
     response = jsonify(decision.response())
     response.headers["Cache-Control"] = "no-store"
     if visitor_id is not None and ctx is not None:
-        # logged once the answer has been sent: the visitor does not wait for the write
         record = {
             "decision_id": decision.decision_id, "profile_id": decision.profile_id,
             "ts": now, "slot": slot, "variant": decision.variant, "arm": decision.arm,
@@ -95,12 +96,8 @@ def decide_slot() -> Response:
                         "campaign": ctx.campaign, "source": ctx.source, "device": ctx.device,
                         "returning": ctx.returning, "customer": ctx.customer},
         }
-        response.call_on_close(lambda: _log(svc, record))
+        if decision.bandit_x is not None:  # what the worker learns the outcome with
+            record.update(bandit_x=decision.bandit_x, bandit_learn=decision.bandit_learn,
+                          bandit_version=BANDIT_CONTEXT_VERSION)
+        svc.decisions.add(record)
     return _cors(response, origin)
-
-
-def _log(svc: Services, record: dict[str, object]) -> None:
-    try:
-        svc.store.log_decision(record)
-    except STORE_ERRORS as exc:  # the visitor has their answer; the log entry is lost
-        log.error("could not log decision %s: %s", record.get("decision_id"), exc)

@@ -89,18 +89,43 @@ class Variant:
         return {}
 
 
+BANDIT_POLICIES = ("linucb", "thompson", "epsilon_greedy")
+BANDIT_REWARDS = ("click", "add_to_cart", "purchase")
+
+
+@dataclass(frozen=True)
+class BanditConfig:
+    """A slot's ``bandit:`` block: a share of the treated visitors for whom a contextual bandit
+    picks among the variants the rules allow them (see :mod:`personalization.bandit`)."""
+
+    share: float = 0.5  # of the visitors outside the holdout
+    policy: str = "linucb"  # chosen by bench/bandit_policy.py (docs/bandit.md)
+    reward: str = "click"  # what counts as success, within the session
+    explore: float = 0.05  # at least this share of the bandit's choices is uniformly random
+    pin: str | None = None  # a variant shown to the bandit arm instead of learning
+
+
 @dataclass(frozen=True)
 class Slot:
     name: str
     default: Variant
     variants: tuple[Variant, ...] = ()
     recommendations: int = 4  # how many items the answer carries
+    bandit: BanditConfig | None = None
 
     def choose(self, ctx: Context) -> Variant:
         for variant in self.variants:
             if variant.when.match(ctx):
                 return variant
         return self.default
+
+    def allowed(self, ctx: Context) -> list[Variant]:
+        """What the rules allow this visitor: the default and every variant whose conditions
+        hold (the bandit chooses among these; the rules take the first)."""
+        return [self.default, *(v for v in self.variants if v.when.match(ctx))]
+
+    def variant(self, name: str) -> Variant | None:
+        return next((v for v in (self.default, *self.variants) if v.name == name), None)
 
     @property
     def variant_names(self) -> tuple[str, ...]:

@@ -20,7 +20,10 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from personalization.rules.model import (
+    BANDIT_POLICIES,
+    BANDIT_REWARDS,
     RECOMMENDATIONS_PLACEHOLDER,
+    BanditConfig,
     Conditions,
     Rules,
     Slot,
@@ -169,7 +172,7 @@ class _Reader:
         return Rules(slots, source)
 
     def slot(self, name: str, key_node: Node, node: Node, path: str) -> Slot | None:
-        fields = self.mapping(node, path, ("default", "variants", "recommendations"),
+        fields = self.mapping(node, path, ("default", "variants", "recommendations", "bandit"),
                               ("default",), owner=key_node)
         if fields is None:
             return None
@@ -204,7 +207,39 @@ class _Reader:
             seen.setdefault(variant.name, variant.line)
         if default is None:
             return None
-        return Slot(name, default, tuple(variants), count)
+        bandit = None
+        if "bandit" in fields:
+            bandit = self.bandit(fields["bandit"][1], f"{path}.bandit", set(seen))
+        return Slot(name, default, tuple(variants), count, bandit)
+
+    def bandit(self, node: Node, path: str, names: set[str]) -> BanditConfig | None:
+        fields = self.mapping(node, path, ("share", "policy", "reward", "explore", "pin"))
+        if fields is None:
+            return None
+        values: dict[str, Any] = {}
+        before = len(self.problems)
+        for key, (_, value_node) in fields.items():
+            value = self.scalar(value_node)
+            where = f"{path}.{key}"
+            if key in ("share", "explore"):
+                if not _is_number(value) or not 0 <= value <= 1:
+                    self.fail(value_node, where, "expected a share from 0 to 1, e.g. 0.5")
+                else:
+                    values[key] = float(value)
+            elif key == "policy" and value not in BANDIT_POLICIES:
+                self.fail(value_node, where, f"unknown policy {value!r}; expected one of "
+                                             f"{', '.join(BANDIT_POLICIES)}")
+            elif key == "reward" and value not in BANDIT_REWARDS:
+                self.fail(value_node, where, f"unknown reward {value!r}; expected one of "
+                                             f"{', '.join(BANDIT_REWARDS)}")
+            elif key == "pin" and value not in names:
+                self.fail(value_node, where, f"unknown variant {value!r}; pin one of this "
+                                             f"slot's variants: {', '.join(sorted(names))}")
+            else:
+                values.setdefault(key, value)
+        if len(self.problems) > before:
+            return None
+        return BanditConfig(**values)
 
     def variant(self, node: Node, path: str, *, conditions: bool) -> Variant | None:
         allowed = ("variant", "html", "text", "when") if conditions else ("variant", "html", "text")

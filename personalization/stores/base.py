@@ -45,7 +45,10 @@ class Checkpoint:
     summary: dict[str, Any]  # model summary for the API
     graph: GraphDelta = field(default_factory=GraphDelta)
     popular: list[dict[str, Any]] = field(default_factory=list)
+    bandit: dict[str, Any] | None = None  # the slots' bandit statistics, JSON, for the API
     tombstone_cursor: str = "0"  # newest tombstone the worker has applied
+    # visitor id -> profile id of its linked session, None to unlink (see stitching)
+    links: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -84,11 +87,17 @@ class Store(Protocol):
     def popular(self) -> list[dict[str, Any]]:
         """Popular items (sku, name, url, price), most popular first."""
 
+    def bandit_state(self) -> dict[str, Any] | None:
+        """The bandit statistics of the latest checkpoint (:mod:`personalization.bandit`)."""
+
     def model_summary(self, group: str) -> dict[str, Any] | None:
         """The worker's latest model summary and progressive metrics."""
 
     def log_decision(self, record: dict[str, Any]) -> None:
         """Keep a decision (``decision_id``, ``profile_id``, ``ts``, slot, variant, arm, ...)."""
+
+    def log_decisions(self, records: list[dict[str, Any]]) -> None:
+        """Keep a batch of decisions, except those whose visitor was forgotten after them."""
 
     def decision(self, decision_id: str) -> dict[str, Any] | None:
         """A logged decision, for attributing a later outcome to it."""
@@ -96,8 +105,16 @@ class Store(Protocol):
     def link(self, visitor_id: str, profile_id: str) -> None:
         """Map a visitor id to a profile id (identity stitching writes these)."""
 
+    def user_profiles(self, user_id: str) -> list[Profile]:
+        """The public part of every profile of a user (one per device; see stitching)."""
+
     def forget(self, visitor_id: str, now: float) -> Forgotten:
-        """Delete the visitor's profile, links and decisions; leave a tombstone."""
+        """Delete every profile of the visitor (anonymous, and as each user identified on
+        it), their links and decisions; leave tombstones."""
+
+    def forget_user(self, user_id: str, now: float) -> Forgotten:
+        """Delete every profile of the user and of the visitor ids it was seen on, their links
+        and decisions; leave tombstones (the user's, and each visitor id's)."""
 
     def ping(self) -> None:
         """Raise :class:`StoreError` if the store cannot be used."""

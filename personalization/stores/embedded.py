@@ -11,6 +11,7 @@ Connections are per process and thread (a SQLite connection must not cross a for
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -22,6 +23,7 @@ from typing import Any
 
 from personalization.forgetting import TOMBSTONE_DAYS, Forgotten, Tombstone, forget_key
 from personalization.profile import Profile, from_dicts, public_dict, worker_dict
+from personalization.stitching import device_of, tombstone_keys, user_tombstone_key
 from personalization.stores.base import (
     DECISION_TTL_S,
     Checkpoint,
@@ -39,6 +41,10 @@ CREATE INDEX IF NOT EXISTS profiles_open ON profiles (source, session_last)
     WHERE session_last IS NOT NULL;
 CREATE TABLE IF NOT EXISTS links (visitor_id TEXT PRIMARY KEY, profile_id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS links_profile ON links (profile_id);
+CREATE TABLE IF NOT EXISTS person_profiles (
+    user_id TEXT NOT NULL, visitor_id TEXT NOT NULL, profile_id TEXT NOT NULL,
+    PRIMARY KEY (user_id, visitor_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS person_profiles_visitor ON person_profiles (visitor_id);
 CREATE TABLE IF NOT EXISTS checkpoints (
     grp TEXT PRIMARY KEY, worker_state BLOB, summary TEXT, saved REAL);
 CREATE TABLE IF NOT EXISTS offsets (
@@ -131,6 +137,11 @@ class EmbeddedStore:
             "SELECT value FROM kv WHERE key = 'popular'").fetchone()
         return json.loads(row[0]) if row else []
 
+    def bandit_state(self) -> dict[str, Any] | None:
+        row = self._conn("profiles").execute(
+            "SELECT value FROM kv WHERE key = 'bandit'").fetchone()
+        return json.loads(row[0]) if row else None
+
     def model_summary(self, group: str) -> dict[str, Any] | None:
         row = self._conn("profiles").execute(
             "SELECT summary, saved FROM checkpoints WHERE grp = ?", (group,)).fetchone()
@@ -139,13 +150,35 @@ class EmbeddedStore:
         return {**json.loads(row[0]), "saved": row[1]}
 
     def log_decision(self, record: dict[str, Any]) -> None:
-        decision_id, profile_id, ts = decision_key_fields(record)
+        self.log_decisions([record])
+
+    def log_decisions(self, records: list[dict[str, Any]]) -> None:
+        rows = [(*decision_key_fields(r), _dumps(r)) for r in records]
+        if not rows:
+            return
+        since = min(ts for _, _, ts, _ in rows)
+        forgotten = {key for (key,) in self._conn("profiles").execute(
+            "SELECT key FROM tombstones WHERE at >= ?", (since,))}
+        if forgotten:
+            rows = [row for row in rows if forget_key(row[1]) not in forgotten
+                    or not self._forgotten_after(row[1], row[2])]
         conn = self._conn("decisions")
-        conn.execute("INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?)",
-                     (decision_id, profile_id, ts, _dumps(record)))
-        self._inserts += 1
-        if self._inserts % _PRUNE_EVERY == 0:
-            conn.execute("DELETE FROM decisions WHERE ts < ?", (time.time() - DECISION_TTL_S,))
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany("INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?)", rows)
+            self._inserts += len(rows)
+            if self._inserts >= _PRUNE_EVERY:
+                self._inserts = 0
+                conn.execute("DELETE FROM decisions WHERE ts < ?", (time.time() - DECISION_TTL_S,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _forgotten_after(self, profile_id: str, ts: float) -> bool:
+        return self._conn("profiles").execute(
+            "SELECT 1 FROM tombstones WHERE key = ? AND at >= ? LIMIT 1",
+            (forget_key(profile_id), ts)).fetchone() is not None
 
     def decision(self, decision_id: str) -> dict[str, Any] | None:
         row = self._conn("decisions").execute(
@@ -156,33 +189,78 @@ class EmbeddedStore:
         self._conn("profiles").execute("INSERT OR REPLACE INTO links VALUES (?, ?)",
                                        (visitor_id, profile_id))
 
+    def user_profiles(self, user_id: str) -> list[Profile]:
+        return [from_dicts(json.loads(data)) for (data,) in self._conn("profiles").execute(
+            "SELECT p.data FROM person_profiles u JOIN profiles p USING (profile_id) "
+            "WHERE u.user_id = ?", (user_id,))]
+
     def forget(self, visitor_id: str, now: float) -> Forgotten:
+        def targets(conn: sqlite3.Connection) -> tuple[set[str], set[str]]:
+            profile_ids = {visitor_id, self.resolve(visitor_id)} | {r[0] for r in conn.execute(
+                "SELECT profile_id FROM person_profiles WHERE visitor_id = ?", (visitor_id,))}
+            keys = {forget_key(visitor_id)}
+            for profile_id in profile_ids:  # every visitor id of those profiles (links)
+                row = conn.execute("SELECT data FROM profiles WHERE profile_id = ?",
+                                   (profile_id,)).fetchone()
+                visitors = json.loads(row[0]).get("visitor_ids") or [] if row else []
+                keys.update(forget_key(v) for v in visitors)
+            return profile_ids, keys
+
+        return self._forget(self.resolve(visitor_id), targets, {visitor_id}, now)
+
+    def forget_user(self, user_id: str, now: float) -> Forgotten:
+        def targets(conn: sqlite3.Connection) -> tuple[set[str], set[str]]:
+            profile_ids = {r[0] for r in conn.execute(
+                "SELECT profile_id FROM person_profiles WHERE user_id = ?", (user_id,))}
+            # the devices whose anonymous history went to this user
+            for device in sorted({device_of(p) for p in profile_ids}):
+                row = conn.execute("SELECT worker FROM profiles WHERE profile_id = ?",
+                                   (device,)).fetchone()
+                if row and row[0] and json.loads(row[0]).get("claimed_by") == user_id:
+                    profile_ids.add(device)
+            # a device only this user identified on: drop its anonymous events still in Kafka
+            # too (not on a shared device: the other users' events are theirs)
+            own = [d for d in profile_ids if device_of(d) == d and not conn.execute(
+                "SELECT 1 FROM person_profiles WHERE visitor_id = ? AND user_id != ? LIMIT 1",
+                (d, user_id)).fetchone()]
+            devices[:] = sorted(own)
+            return profile_ids, {user_tombstone_key(user_id)} | {forget_key(d) for d in own}
+
+        devices: list[str] = []
+        forgotten = self._forget(f"user:{user_id}", targets, set(), now)
+        return dataclasses.replace(forgotten, devices=tuple(devices))
+
+    def _forget(self, label: str, targets: Any, visitors: set[str], now: float) -> Forgotten:
+        """Delete the profiles ``targets(conn)`` names, with their links, index entries and
+        decisions, and write its tombstones, in one transaction."""
         conn = self._conn("profiles")
         conn.execute("BEGIN IMMEDIATE")
         try:
-            profile_id = self.resolve(visitor_id)
-            row = conn.execute("SELECT data FROM profiles WHERE profile_id = ?",
-                               (profile_id,)).fetchone()
-            visitors = {visitor_id, profile_id}
-            if row:
-                visitors.update(json.loads(row[0]).get("visitor_ids") or [])
-            linked = [r[0] for r in conn.execute(
-                "SELECT visitor_id FROM links WHERE profile_id = ?", (profile_id,))]
-            visitors.update(linked)
-            profiles = conn.execute("DELETE FROM profiles WHERE profile_id = ?",
-                                    (profile_id,)).rowcount
-            links = conn.execute("DELETE FROM links WHERE profile_id = ? OR visitor_id = ?",
-                                 (profile_id, visitor_id)).rowcount
+            profile_ids, keys = targets(conn)
+            # decisions still in flight (anonymous profiles: the visitor key, if any)
+            keys = keys | {forget_key(p) for p in profile_ids if device_of(p) != p}
+            profiles = 0
+            for profile_id in sorted(profile_ids):
+                profiles += conn.execute("DELETE FROM profiles WHERE profile_id = ?",
+                                         (profile_id,)).rowcount
+            links = 0
+            for profile_id in sorted(profile_ids):
+                links += conn.execute("DELETE FROM links WHERE profile_id = ?",
+                                      (profile_id,)).rowcount
+                conn.execute("DELETE FROM person_profiles WHERE profile_id = ?", (profile_id,))
+            for visitor in sorted(visitors):
+                links += conn.execute("DELETE FROM links WHERE visitor_id = ?",
+                                      (visitor,)).rowcount
             conn.executemany("INSERT INTO tombstones (key, at) VALUES (?, ?)",
-                             [(forget_key(v), now) for v in sorted(visitors)])
+                             [(key, now) for key in sorted(keys)])
             conn.execute("DELETE FROM tombstones WHERE at < ?", (now - TOMBSTONE_DAYS * 86_400,))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        decisions = self._conn("decisions").execute(
-            "DELETE FROM decisions WHERE profile_id = ?", (profile_id,)).rowcount
-        return Forgotten(profile_id, profiles, links, decisions)
+        decisions = sum(self._conn("decisions").execute(
+            "DELETE FROM decisions WHERE profile_id = ?", (p,)).rowcount for p in profile_ids)
+        return Forgotten(label, profiles, links, decisions)
 
     # --- worker -------------------------------------------------------------------------------
 
@@ -232,15 +310,20 @@ class EmbeddedStore:
             # tombstones written since the worker last looked: refuse those profiles
             tombstones, cursor = self.tombstones(checkpoint.tombstone_cursor)
             keys = {t.key for t in tombstones}
-            refused = [p.profile_id for p in checkpoint.profiles if keys and any(
-                forget_key(v) in keys for v in (p.visitor_ids or [p.profile_id]))]
+            refused = [p.profile_id for p in checkpoint.profiles
+                       if keys and tombstone_keys(p) & keys]
             skip = set(refused)
+            saved = [p for p in checkpoint.profiles if p.profile_id not in skip]
             conn.executemany(
                 "INSERT OR REPLACE INTO profiles VALUES (?, ?, ?, ?, ?)",
                 [(p.profile_id, checkpoint.sources.get(p.profile_id),
                   p.session.last if p.session else None, _dumps(public_dict(p)),
-                  _dumps(worker_dict(p)))
-                 for p in checkpoint.profiles if p.profile_id not in skip])
+                  _dumps(worker_dict(p))) for p in saved])
+            conn.executemany(
+                "INSERT OR IGNORE INTO person_profiles VALUES (?, ?, ?)",
+                [(p.user_id, device_of(p.profile_id), p.profile_id) for p in saved
+                 if p.user_id and device_of(p.profile_id) != p.profile_id])
+            self._save_links(conn, checkpoint.links, skip, keys)
             conn.executemany(
                 "INSERT INTO offsets VALUES (?, ?, ?) ON CONFLICT (grp, source) "
                 "DO UPDATE SET next = excluded.next",
@@ -255,6 +338,16 @@ class EmbeddedStore:
             conn.execute("ROLLBACK")
             raise
         return SaveResult(refused, tombstones, cursor)
+
+    @staticmethod
+    def _save_links(conn: sqlite3.Connection, links: dict[str, str | None], skip: set[str],
+                    keys: set[str]) -> None:
+        for visitor_id, profile_id in sorted(links.items()):
+            if profile_id is None or profile_id in skip or forget_key(visitor_id) in keys:
+                conn.execute("DELETE FROM links WHERE visitor_id = ?", (visitor_id,))
+            else:
+                conn.execute("INSERT OR REPLACE INTO links VALUES (?, ?)",
+                             (visitor_id, profile_id))
 
     def _save_graph(self, conn: sqlite3.Connection, checkpoint: Checkpoint) -> None:
         delta = checkpoint.graph
@@ -273,6 +366,9 @@ class EmbeddedStore:
         if checkpoint.popular:
             conn.execute("INSERT OR REPLACE INTO kv VALUES ('popular', ?)",
                          (_dumps(checkpoint.popular),))
+        if checkpoint.bandit is not None:
+            conn.execute("INSERT OR REPLACE INTO kv VALUES ('bandit', ?)",
+                         (_dumps(checkpoint.bandit),))
 
     # --- reports ------------------------------------------------------------------------------
 

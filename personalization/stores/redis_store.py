@@ -9,12 +9,15 @@ key                              what
                                  ``source`` (``topic:partition`` it is read from)
 ``link:<visitor id>``            string: the profile id, when it differs from the visitor id
 ``links-of:<profile id>``        set: the visitor ids linked to a profile
+``user-profiles:<user id>``      set: the profile ids of a user (one per device, see stitching)
+``visitor-profiles:<visitor>``   set: the user profile ids on a device
 ``open:<topic>:<partition>``     sorted set: profile id -> last event time of an open session
 ``offsets:<group>``              hash: ``topic:partition`` -> next offset (see the worker)
 ``state:<group>``                hash: ``worker_state`` (pickled model), ``summary``, ``saved``
 ``items``, ``views``, ``buys``   hashes: sku -> catalogue JSON / view count / order count
 ``pairs:view``, ``pairs:buy``    hashes: ``a<US>b`` -> co-occurrence count
 ``popular``                      string: the popular items JSON
+``bandit``                       string: the slots' bandit statistics JSON (last checkpoint)
 ``tombstones``                   stream: ``key``, ``at`` (see :mod:`personalization.forgetting`)
 ``decision:<decision id>``       string with a TTL: the decision record
 ``decisions:<profile id>``       list: that profile's recent decision ids (to forget them)
@@ -29,6 +32,7 @@ with any pickle. Keep Redis private (bind to a private network, ``requirepass``/
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -39,6 +43,7 @@ import redis
 
 from personalization.forgetting import TOMBSTONE_DAYS, Forgotten, Tombstone, forget_key
 from personalization.profile import Profile, from_dicts, public_dict, worker_dict
+from personalization.stitching import device_of, tombstone_keys, user_tombstone_key
 from personalization.stores.base import (
     DECISION_TTL_S,
     Checkpoint,
@@ -111,6 +116,10 @@ class RedisStore:
         data = self.r.get(self.k("popular"))
         return json.loads(data) if data else []
 
+    def bandit_state(self) -> dict[str, Any] | None:
+        data = self.r.get(self.k("bandit"))
+        return json.loads(data) if data else None
+
     def model_summary(self, group: str) -> dict[str, Any] | None:
         summary, saved = self.r.hmget(self.k("state", group), ["summary", "saved"])
         if summary is None:
@@ -118,13 +127,28 @@ class RedisStore:
         return {**json.loads(summary), "saved": float(saved) if saved else None}
 
     def log_decision(self, record: dict[str, Any]) -> None:
-        decision_id, profile_id, _ = decision_key_fields(record)
-        index = self.k("decisions", profile_id)
+        self.log_decisions([record])
+
+    def log_decisions(self, records: list[dict[str, Any]]) -> None:
+        keyed = [(*decision_key_fields(r), r) for r in records]
+        if not keyed:
+            return
+        since = min(ts for _, _, ts, _ in keyed)
+        # stream ids are the server's clock: look a little further back than the oldest record
+        low = f"{max(0, int((since - 60) * 1000))}-0"
+        forgotten: dict[str, float] = {}
+        for _, fields in self.r.xrange(self.k("tombstones"), min=low, max="+"):
+            key, at = fields[b"key"].decode(), float(fields[b"at"])
+            forgotten[key] = max(at, forgotten.get(key, at))
         pipe = self.r.pipeline(transaction=False)
-        pipe.set(self.k("decision", decision_id), _dumps(record), ex=DECISION_TTL_S)
-        pipe.rpush(index, decision_id)
-        pipe.ltrim(index, -DECISIONS_PER_PROFILE, -1)
-        pipe.expire(index, DECISION_TTL_S)
+        for decision_id, profile_id, ts, record in keyed:
+            if forgotten.get(forget_key(profile_id), float("-inf")) >= ts:
+                continue  # the visitor asked to be forgotten after this decision
+            index = self.k("decisions", profile_id)
+            pipe.set(self.k("decision", decision_id), _dumps(record), ex=DECISION_TTL_S)
+            pipe.rpush(index, decision_id)
+            pipe.ltrim(index, -DECISIONS_PER_PROFILE, -1)
+            pipe.expire(index, DECISION_TTL_S)
         pipe.execute()
 
     def decision(self, decision_id: str) -> dict[str, Any] | None:
@@ -137,30 +161,90 @@ class RedisStore:
         pipe.sadd(self.k("links-of", profile_id), visitor_id)
         pipe.execute()
 
+    def user_profiles(self, user_id: str) -> list[Profile]:
+        ids = sorted(m.decode() for m in self.r.smembers(self.k("user-profiles", user_id)))
+        if not ids:
+            return []
+        pipe = self.r.pipeline(transaction=False)
+        for profile_id in ids:
+            pipe.hget(self.k("profile", profile_id), "data")
+        return [from_dicts(json.loads(data)) for data in pipe.execute() if data]
+
     def forget(self, visitor_id: str, now: float) -> Forgotten:
         r = self.r
         profile_id = self.resolve(visitor_id)
-        data, source = r.hmget(self.k("profile", profile_id), ["data", "source"])
-        visitors = {visitor_id, profile_id}
-        if data:
-            visitors.update(json.loads(data).get("visitor_ids") or [])
-        linked = {v.decode() for v in r.smembers(self.k("links-of", profile_id))}
-        visitors.update(linked)
-        decision_ids = [d.decode() for d in r.lrange(self.k("decisions", profile_id), 0, -1)]
+        profile_ids = {visitor_id, profile_id} | {
+            m.decode() for m in r.smembers(self.k("visitor-profiles", visitor_id))}
+        keys = {forget_key(visitor_id)}
+        visitors = {visitor_id}
+        for pid in profile_ids:  # every visitor id of those profiles (links)
+            data = r.hget(self.k("profile", pid), "data")
+            if data:
+                ids = json.loads(data).get("visitor_ids") or []
+                visitors.update(ids)
+                keys.update(forget_key(v) for v in ids)
+        return self._forget(profile_id, profile_ids, visitors, keys, now)
+
+    def forget_user(self, user_id: str, now: float) -> Forgotten:
+        r = self.r
+        profile_ids = {m.decode() for m in r.smembers(self.k("user-profiles", user_id))}
+        keys = {user_tombstone_key(user_id)}
+        own = []
+        for device in sorted({device_of(p) for p in profile_ids}):
+            worker = r.hget(self.k("profile", device), "worker")  # anonymous history it took
+            if worker and json.loads(worker).get("claimed_by") == user_id:
+                profile_ids.add(device)
+                # a device only this user identified on: drop its anonymous events still in
+                # Kafka too (not on a shared device: the other users' events are theirs)
+                on_device = {m.decode() for m in r.smembers(self.k("visitor-profiles", device))}
+                if on_device <= profile_ids:
+                    keys.add(forget_key(device))
+                    own.append(device)
+        forgotten = self._forget(f"user:{user_id}", profile_ids, set(), keys, now)
+        r.delete(self.k("user-profiles", user_id))
+        return dataclasses.replace(forgotten, devices=tuple(own))
+
+    def _forget(self, label: str, profile_ids: set[str], visitors: set[str], keys: set[str],
+                now: float) -> Forgotten:
+        """Delete ``profile_ids`` with their links, index entries, open-session entries and
+        decisions, and write the tombstones ``keys``, in one transaction."""
+        r = self.r
+        # decisions still in flight (anonymous profiles: the visitor key, if any)
+        keys = keys | {forget_key(p) for p in profile_ids if device_of(p) != p}
+        ordered = sorted(profile_ids)
+        pipe = r.pipeline(transaction=False)
+        for pid in ordered:
+            pipe.hget(self.k("profile", pid), "source")
+            pipe.smembers(self.k("links-of", pid))
+            pipe.lrange(self.k("decisions", pid), 0, -1)
+        read = pipe.execute()
+        sources, linked, decision_ids = read[0::3], read[1::3], read[2::3]
+        candidates = sorted(set(visitors) | {m.decode() for ms in linked for m in ms})
+        current = r.mget([self.k("link", v) for v in candidates]) if candidates else []
+        # links-of may be stale (a link moved on): delete only links that still point here
+        link_keys = {self.k("link", v) for v, to in zip(candidates, current, strict=True)
+                     if v in visitors or (to is not None and to.decode() in profile_ids)}
         pipe = r.pipeline(transaction=True)
-        pipe.delete(self.k("profile", profile_id))
-        pipe.delete(*(self.k("link", v) for v in sorted(visitors)))
-        pipe.delete(self.k("links-of", profile_id), self.k("decisions", profile_id))
-        pipe.delete(self.k("decision", "-"), *(self.k("decision", d) for d in decision_ids))
-        if source:
-            pipe.zrem(self.k("open", source.decode()), profile_id)
-        for v in sorted(visitors):
-            pipe.xadd(self.k("tombstones"), {"key": forget_key(v), "at": repr(now)})
+        pipe.delete(self.k("profile", "-"), *(self.k("profile", p) for p in ordered))
+        pipe.delete(self.k("link", "-"), *sorted(link_keys))
+        pipe.delete(self.k("decision", "-"),
+                    *(self.k("decision", d.decode()) for ids in decision_ids for d in ids))
+        pipe.delete(self.k("links-of", "-"), *(self.k("links-of", p) for p in ordered),
+                    *(self.k("decisions", p) for p in ordered))
+        for pid, source in zip(ordered, sources, strict=True):
+            if source:
+                pipe.zrem(self.k("open", source.decode()), pid)
+            device = device_of(pid)
+            if device != pid:
+                pipe.srem(self.k("visitor-profiles", device), pid)
+                pipe.srem(self.k("user-profiles", pid[:-len(device) - 1]), pid)
+        for key in sorted(keys):
+            pipe.xadd(self.k("tombstones"), {"key": key, "at": repr(now)})
         # stream ids are the server's clock in ms: expire by wall time, not the request's
         cutoff = max(0, int((time.time() - TOMBSTONE_DAYS * 86_400) * 1000))
         pipe.xtrim(self.k("tombstones"), minid=f"{cutoff}-0", approximate=True)
-        profiles, links, _, decisions, *_ = pipe.execute()
-        return Forgotten(profile_id, int(profiles), int(links), int(decisions))
+        profiles, links, decisions, *_ = pipe.execute()
+        return Forgotten(label, int(profiles), int(links), int(decisions))
 
     # --- worker -------------------------------------------------------------------------------
 
@@ -216,21 +300,32 @@ class RedisStore:
                     pipe.watch(self.k("tombstones"))
                     tombstones, cursor = self.tombstones(checkpoint.tombstone_cursor, pipe)
                     keys = {t.key for t in tombstones}
-                    refused = [p.profile_id for p in checkpoint.profiles if keys and any(
-                        forget_key(v) in keys for v in (p.visitor_ids or [p.profile_id]))]
+                    refused = [p.profile_id for p in checkpoint.profiles
+                               if keys and tombstone_keys(p) & keys]
                     pipe.multi()
-                    self._queue_checkpoint(pipe, checkpoint, set(refused))
+                    self._queue_checkpoint(pipe, checkpoint, set(refused), keys)
                     pipe.execute()
                     return SaveResult(refused, tombstones, cursor)
                 except redis.WatchError:
                     continue  # a visitor was forgotten meanwhile: look again
         raise StoreError("could not save a checkpoint: visitors kept being forgotten during it")
 
-    def _queue_checkpoint(self, pipe: Any, checkpoint: Checkpoint, skip: set[str]) -> None:
+    def _queue_checkpoint(self, pipe: Any, checkpoint: Checkpoint, skip: set[str],
+                          keys: set[str]) -> None:
+        for visitor_id, linked in sorted(checkpoint.links.items()):
+            if linked is None or linked in skip or forget_key(visitor_id) in keys:
+                pipe.delete(self.k("link", visitor_id))
+            else:
+                pipe.set(self.k("link", visitor_id), linked)
+                pipe.sadd(self.k("links-of", linked), visitor_id)
         for profile in checkpoint.profiles:
             pid = profile.profile_id
             if pid in skip:
                 continue
+            device = device_of(pid)
+            if profile.user_id and device != pid:
+                pipe.sadd(self.k("user-profiles", profile.user_id), pid)
+                pipe.sadd(self.k("visitor-profiles", device), pid)
             source = checkpoint.sources.get(pid) or ""
             pipe.hset(self.k("profile", pid), mapping={
                 "data": _dumps(public_dict(profile)), "worker": _dumps(worker_dict(profile)),
@@ -257,6 +352,8 @@ class RedisStore:
                 pipe.hincrby(self.k(name), a + PAIR_SEP + b, n)
         if checkpoint.popular:
             pipe.set(self.k("popular"), _dumps(checkpoint.popular))
+        if checkpoint.bandit is not None:
+            pipe.set(self.k("bandit"), _dumps(checkpoint.bandit))
 
     # --- reports ------------------------------------------------------------------------------
 

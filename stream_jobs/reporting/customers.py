@@ -1,10 +1,13 @@
 """Customer value: RFM scores and segments, and how much revenue the top 20% bring.
 
-A customer is the session's known ``user_id``, else its ``visitor_id``; only customers with a
-purchase in the range count. Per customer: recency = days from the last purchase to the end of
-the range, frequency = distinct orders, monetary = revenue. Scores 1 to 5 come from the percent
-rank among customers (equal values get equal scores; 5 is best: most recent, most frequent,
-highest revenue): ``1 + floor(percent_rank * 5)`` capped at 5, reversed for recency.
+A customer is the purchase's or its session's known ``user_id`` (back-filled to the visitor's
+earlier anonymous sessions), else its ``visitor_id``, and ``id_kind`` says which (``user``,
+``visitor`` or ``cookieless visitor``: a daily id, so such a customer's purchases on two days
+are two customers); only customers with a purchase in the range count. Per customer:
+recency = days from the last purchase to the end of the range, frequency = distinct orders,
+monetary = revenue. Scores 1 to 5 come from the percent rank among customers (equal values get
+equal scores; 5 is best: most recent, most frequent, highest revenue):
+``1 + floor(percent_rank * 5)`` capped at 5, reversed for recency.
 
 Segments, first rule that matches (R = recency score, F = frequency score):
 
@@ -24,8 +27,9 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from stream_jobs.reporting.measures import money, pct
+from stream_jobs.reporting.measures import COOKIELESS_NOTE, money, pct
 from stream_jobs.reporting.model import Chart, Report, ReportInputs, Table
+from stream_jobs.sessions import is_cookieless
 
 NAME = "customers"
 TITLE = "Customer value"
@@ -55,8 +59,12 @@ def customers(inputs: ReportInputs) -> DataFrame:
     purchases = inputs.events.where(F.col("event_type") == "purchase").join(
         inputs.sessions.select("session_id", F.col("user_id").alias("session_user")),
         "session_id", "left")
-    customer = F.coalesce(F.col("user_id"), F.col("session_user"), F.col("visitor_id"))
-    per_customer = purchases.groupBy(customer.alias("customer_id")).agg(
+    user = F.coalesce(F.col("user_id"), F.col("session_user"))
+    customer = F.coalesce(user, F.col("visitor_id"))
+    kind = (F.when(user.isNotNull(), F.lit("user"))
+            .when(is_cookieless(F.col("visitor_id")), F.lit("cookieless visitor"))
+            .otherwise(F.lit("visitor")))
+    per_customer = purchases.groupBy(customer.alias("customer_id"), kind.alias("id_kind")).agg(
         F.count_distinct(F.coalesce(F.col("order_id"), F.col("event_id"))).alias("orders"),
         money(F.sum("revenue")).alias("revenue"),
         F.max("ts").alias("last_purchase"),
@@ -71,7 +79,7 @@ def customers(inputs: ReportInputs) -> DataFrame:
                     "last_purchase", "r_score", "f_score", "m_score",
                     F.concat(F.col("r_score").cast("string"), F.col("f_score").cast("string"),
                              F.col("m_score").cast("string")).alias("rfm"),
-                    "segment")
+                    "segment", "id_kind")
             .orderBy(F.desc("revenue"), "customer_id"))
 
 
@@ -113,6 +121,18 @@ def summary(per_customer: DataFrame) -> DataFrame:
     )
 
 
+def id_kinds(per_customer: DataFrame, spark) -> DataFrame:
+    """Customers and revenue by what identifies them: a user id, a visitor id, a daily id."""
+    kinds = spark.createDataFrame([(0, "user"), (1, "visitor"), (2, "cookieless visitor")],
+                                  "kind_order int, id_kind string")
+    counted = per_customer.groupBy("id_kind").agg(F.count(F.lit(1)).alias("customers"),
+                                                  money(F.sum("revenue")).alias("revenue"))
+    return (kinds.join(counted, "id_kind", "left")
+            .select("id_kind", F.coalesce("customers", F.lit(0)).cast("long").alias("customers"),
+                    F.coalesce("revenue", F.lit(0.0)).alias("revenue"), "kind_order")
+            .orderBy("kind_order").drop("kind_order"))
+
+
 def build(inputs: ReportInputs) -> Report:
     per_customer = customers(inputs)
     return Report(
@@ -121,6 +141,9 @@ def build(inputs: ReportInputs) -> Report:
             Table("summary", "Summary", summary(per_customer),
                   note="top20: the 20% of customers (rounded up) with the most revenue."),
             Table("segments", "RFM segments", segments(per_customer, inputs.spark)),
+            Table("id_kinds", "Customers by identity: users where known, visitors otherwise",
+                  id_kinds(per_customer, inputs.spark),
+                  note="A user who bought on two devices is one customer. " + COOKIELESS_NOTE),
             Table("customers", "Customers", per_customer, detail=True),
         ),
         charts=(

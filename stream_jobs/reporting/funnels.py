@@ -11,7 +11,10 @@ How a funnel is matched, with Spark higher-order functions (no Python UDF):
   the window is not hidden by an early one that did not;
 - time between steps is measured on that walk; its median is reported;
 - a unit is broken down by the session it entered the funnel in (device, country, traffic
-  source, campaign).
+  source, campaign);
+- table ``funnel_people`` counts the people behind the units reaching each step: the entry
+  session's user where known, its visitor otherwise (units are still walked per session or
+  per visitor id, so a funnel begun on a phone and finished on a laptop is two walks).
 """
 
 from __future__ import annotations
@@ -22,7 +25,13 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from stream_jobs.reporting.funnel_spec import Funnel, Step, load_funnels
-from stream_jobs.reporting.measures import none_label, pct
+from stream_jobs.reporting.measures import (
+    COOKIELESS_NOTE,
+    PEOPLE_NOTE,
+    none_label,
+    pct,
+    people_measures,
+)
 from stream_jobs.reporting.model import Chart, Report, ReportInputs, Table
 
 NAME = "funnels"
@@ -169,21 +178,44 @@ def breakdown_table(spark, funnel: Funnel, walks: DataFrame, sessions: DataFrame
                     dim_order.alias("_dim"), "rank"))
 
 
+def people_table(spark, funnel: Funnel, walks: DataFrame, sessions: DataFrame,
+                 order: int) -> DataFrame:
+    """Per step: the people (users where known, visitors otherwise) among the units reaching
+    it, and how many of those units are cookieless visitors."""
+    entry = sessions.select(F.col("session_id").alias("entry_session"),
+                            F.col("user_id").alias("entry_user"), "cookieless")
+    per_step = _per_step(walks).join(entry, "entry_session", "left")
+    counted = per_step.groupBy("step").agg(
+        *people_measures(F.col("entry_user"), F.col("visitor_id"),
+                         F.coalesce(F.col("cookieless"), F.lit(False))))
+    steps = spark.createDataFrame(
+        [(order, funnel.name, funnel.unit, i + 1, s.name) for i, s in enumerate(funnel.steps)],
+        "funnel_order int, funnel string, unit string, step int, step_name string",
+    )
+    measures = ("people", "identified_users", "anonymous_visitors", "cookieless_visitors")
+    return steps.join(counted, "step", "left").select(
+        "funnel_order", "funnel", "unit", "step", "step_name",
+        *[F.coalesce(F.col(m), F.lit(0)).cast("long").alias(m) for m in measures])
+
+
 def build(inputs: ReportInputs) -> Report:
     if inputs.funnels_file is None:
         raise ValueError("the funnels report needs a funnels file (--funnels funnels.yaml)")
     funnels = load_funnels(inputs.funnels_file)
     spark = inputs.spark
-    steps, breakdowns, charts = [], [], []
+    steps, breakdowns, people, charts = [], [], [], []
     for order, funnel in enumerate(funnels):
         walks = best_walks(inputs.events, funnel)
         steps.append(step_table(spark, funnel, walks, order))
+        people.append(people_table(spark, funnel, walks, inputs.sessions, order))
         breakdowns.append(breakdown_table(spark, funnel, walks, inputs.sessions, order))
         charts.append(Chart("funnel_steps", "funnel", "step_name", (funnel.unit,),
                             f"{funnel.name}: {funnel.unit} reaching each step",
                             where=("funnel", funnel.name)))
     step_frame = (reduce(DataFrame.unionByName, steps).orderBy("funnel_order", "step")
                   .drop("funnel_order"))
+    people_frame = (reduce(DataFrame.unionByName, people).orderBy("funnel_order", "step")
+                    .drop("funnel_order"))
     breakdown_frame = (reduce(DataFrame.unionByName, breakdowns)
                        .orderBy("funnel_order", "_dim", "rank", "step")
                        .drop("funnel_order", "_dim", "rank"))
@@ -193,6 +225,9 @@ def build(inputs: ReportInputs) -> Report:
             Table("funnel_steps", "Steps", step_frame,
                   note="Rates are over the funnel's unit: sessions for `within: session` "
                        "funnels, visitors for multi-day funnels."),
+            Table("funnel_people", "People reaching each step", people_frame,
+                  note=f"{PEOPLE_NOTE} Counted by the session the unit entered the funnel in. "
+                       f"{COOKIELESS_NOTE}"),
             Table("funnel_breakdown", f"Breakdowns (top {TOP_VALUES} values per dimension)",
                   breakdown_frame,
                   note="By the session in which the unit entered the funnel."),

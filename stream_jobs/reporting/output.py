@@ -69,7 +69,10 @@ class WrittenReport:
 
 
 def report_folder(reports_root: Path, name: str, inputs: ReportInputs) -> Path:
-    return reports_root / name / f"{inputs.start.isoformat()}_{inputs.end.isoformat()}"
+    """``<root>/<name>/<start>_<end>`` (``…_with_bots`` when bots are counted, so such a run
+    never replaces the regular report of the same range)."""
+    suffix = "_with_bots" if inputs.include_bots else ""
+    return reports_root / name / f"{inputs.start.isoformat()}_{inputs.end.isoformat()}{suffix}"
 
 
 def write_report(report: Report, inputs: ReportInputs, reports_root: Path) -> WrittenReport:

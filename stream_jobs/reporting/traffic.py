@@ -1,7 +1,8 @@
 """Traffic: visitors, sessions, page views, bounce rate, duration; pages, entries, exits, sources.
 
-Definitions (docs/reports.md): a visitor is a ``visitor_id``; sessions are those that started
-in the range; bounce rate = sessions with exactly one page view / sessions; duration = last
+Definitions (docs/reports.md): a visitor is a ``visitor_id``; a person is the session's user
+where known, the visitor otherwise (table ``people``); sessions are those that started in the
+range; bounce rate = sessions with exactly one page view / sessions; duration = last
 event minus first event of the session; exit rate of a page = exits / its page views.
 """
 
@@ -10,7 +11,15 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from stream_jobs.reporting.measures import all_dates, none_label, pct, ratio
+from stream_jobs.reporting.measures import (
+    COOKIELESS_NOTE,
+    PEOPLE_NOTE,
+    all_dates,
+    none_label,
+    pct,
+    people_measures,
+    ratio,
+)
 from stream_jobs.reporting.model import Chart, Report, ReportInputs, Table
 
 NAME = "traffic"
@@ -48,6 +57,30 @@ def summary(inputs: ReportInputs) -> DataFrame:
         F.round(F.median("duration_s"), 2).alias("median_duration_s"),
         ratio(F.sum("page_views"), F.count(F.lit(1))).alias("pages_per_session"),
     )
+
+
+def people(inputs: ReportInputs) -> DataFrame:
+    """People (users where known, visitors otherwise) and the share of cookieless traffic."""
+    s = inputs.sessions
+    return s.agg(
+        *people_measures(F.col("user_id"), F.col("visitor_id"), F.col("cookieless")),
+        F.count_distinct("visitor_id").alias("visitors"),
+        F.count(F.lit(1)).alias("sessions"),
+        F.count_if("cookieless").alias("cookieless_sessions"),
+        pct(F.count_if("cookieless"), F.count(F.lit(1))).alias("cookieless_sessions_pct"),
+    )
+
+
+def cookieless_note(people_frame: DataFrame) -> tuple[str, ...]:
+    """A note on the page when some of the figures come from cookieless traffic."""
+    row = people_frame.first()
+    if row is None or not row["cookieless_sessions"]:
+        return ()
+    return (f"{row['cookieless_sessions']} of {row['sessions']} sessions "
+            f"({row['cookieless_sessions_pct']:.2f}%) and {row['cookieless_visitors']} of "
+            f"{row['visitors']} visitors come from cookieless traffic: those visitors are "
+            "counted per day (the same person on two days counts twice) and are never linked "
+            "to a user.",)
 
 
 def top_pages(inputs: ReportInputs) -> DataFrame:
@@ -97,10 +130,15 @@ def referrers(inputs: ReportInputs) -> DataFrame:
 
 
 def build(inputs: ReportInputs) -> Report:
+    people_frame = people(inputs)
     return Report(
         name=NAME, title=TITLE, headline="summary",
         tables=(
-            Table("summary", "Summary", summary(inputs)),
+            Table("summary", "Summary", summary(inputs),
+                  note="visitors: distinct visitor ids (a cookie, or a daily cookieless id); "
+                       "see People for users."),
+            Table("people", "People: users where known, visitors otherwise", people_frame,
+                  note=f"{PEOPLE_NOTE} {COOKIELESS_NOTE}"),
             Table("daily", "By day", daily(inputs)),
             Table("top_pages", f"Top {inputs.top_n} pages", top_pages(inputs)),
             Table("entry_pages", f"Top {inputs.top_n} entry (landing) pages", entry_pages(inputs)),
@@ -115,4 +153,5 @@ def build(inputs: ReportInputs) -> Report:
             Chart("sources", "bar", "source", ("sessions",), "Sessions by traffic source"),
             Chart("top_pages", "bar", "page", ("page_views",), "Page views of the top pages"),
         ),
+        notes=cookieless_note(people_frame),
     )

@@ -218,3 +218,67 @@ def test_bad_input_is_answered_precisely_and_never_crashes_a_worker(server):
     assert worker_pids(server.process.pid) == workers  # no worker died or was replaced
     assert end_offsets(server.bootstrap, server.topic) == events_before
     assert os.kill(server.process.pid, 0) is None
+
+
+def test_denied_consent_reaches_kafka_without_cookie_ip_or_identifiers(server):
+    """Consent denied (the page's flag, DNT, GPC; a browser batch, a pixel, a backend event)
+    through gunicorn into the real broker: no cookie is set, and the records hold no IP, no
+    user id, no session id, no cookie id; a browser gets the day's ``anon-`` id."""
+    since = end_offsets(server.bootstrap, server.topic)
+    dead_since = end_offsets(server.bootstrap, server.dead_letter_topic)
+    cookie = "0123456789abcdef0123456789abcdef"
+    headers = {"Content-Type": "text/plain;charset=UTF-8", "Origin": ORIGIN,
+               "User-Agent": IPHONE, "X-Forwarded-For": LONDON}
+    ids = dict(user_id="u-secret-7", session_id="s-secret-7", visitor_id="v-secret-7")
+    answers = []
+    for extra_headers, consent in (({}, "denied"), ({"DNT": "1"}, None),
+                                   ({"Sec-GPC": "1"}, None)):
+        fields = {"consent": consent} if consent else {}
+        events = [new_event("page_view", url="https://shop.example.com/p/1", **ids, **fields),
+                  new_event("identify", user_id="u-secret-7", **fields)]
+        answers.append(requests.post(server.url + "/v1/events", data=batch(*events),
+                                     headers={**headers, **extra_headers}))
+    pixel = requests.get(server.url + "/v1/p.gif?event_type=page_view&consent=denied"
+                         "&user_id=u-secret-7", headers={
+                             "User-Agent": IPHONE, "X-Forwarded-For": LONDON,
+                             "Referer": "https://shop.example.com/p/2"})
+    # a browser that has a cookie from before the denial: it is expired, never renewed
+    with_cookie = requests.post(server.url + "/v1/events", data=batch(new_event(
+        "page_view", url="https://shop.example.com/", consent="denied")),
+        headers={**headers, "Cookie": f"cl_vid={cookie}"})
+    backend = requests.post(server.url + "/v1/events", data=batch(new_event(
+        "purchase", visitor_id="v-secret-7", user_id="u-secret-7", consent="denied",
+        order={"order_id": "O-77", "revenue": 5.0, "currency": "EUR"})),
+        headers={"Content-Type": "application/json"})
+
+    for answer in answers:
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["accepted"] == 1  # the identify is refused
+        assert answer.json()["rejected"][0]["errors"][0]["field"] == "event_type"
+        assert "Set-Cookie" not in answer.headers
+    assert pixel.status_code == 200, pixel.text
+    assert "Set-Cookie" not in pixel.headers
+    assert backend.status_code == 200 and "Set-Cookie" not in backend.headers
+    expired = with_cookie.headers["Set-Cookie"]
+    assert expired.startswith("cl_vid=;") and "Max-Age=0" in expired
+
+    records = read_topic(server.bootstrap, server.topic, 6, since=since)
+    values = [json.loads(r.value) for r in records]
+    raw = json.dumps(values) + "".join(r.key.decode() for r in records)
+    for secret in (LONDON, "u-secret-7", "s-secret-7", "v-secret-7", cookie):
+        assert secret not in raw
+    browser = [(r, v) for r, v in zip(records, values, strict=True)
+               if v["enrichment"]["source"] != "server"]
+    assert len(browser) == 5
+    for record, value in browser:
+        assert value["visitor_id"].startswith("anon-") and len(value["visitor_id"]) == 37
+        assert record.key.decode() == value["visitor_id"]
+        assert value["enrichment"]["cookieless"] is True
+        assert value["enrichment"]["ip_anon"] == "81.2.69.0"
+        assert "user_id" not in value and "session_id" not in value
+    # one browser, one IP, one day: one id, whichever signal denied consent
+    assert len({v["visitor_id"] for _, v in browser}) == 1
+    [server_side] = [v for v in values if v["enrichment"]["source"] == "server"]
+    assert "visitor_id" not in server_side and "user_id" not in server_side
+    assert server_side["order"]["order_id"] == "O-77"
+    assert end_offsets(server.bootstrap, server.dead_letter_topic) == dead_since

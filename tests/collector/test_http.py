@@ -193,6 +193,24 @@ def test_cookieless_id_is_stable_within_a_day_and_differs_by_ua(client, sink):
     assert ids[0] == ids[1] != ids[2]
 
 
+def test_the_same_person_gets_another_cookieless_id_the_next_day(app_sink, client, sink,
+                                                                 tmp_path):
+    state = app_sink[0].extensions["clickloop"]
+    day_one = datetime(2026, 11, 23, 23, 59, 30, tzinfo=UTC)
+    day_two = day_one + timedelta(minutes=1)  # 00:00:30 the next day (UTC)
+    for moment in (day_one, day_one, day_two, day_two):
+        state.clock = lambda moment=moment: moment
+        event = page_view(consent="denied", client_ts=format_timestamp(moment))
+        assert post(client, body(event)).json["accepted"] == 1
+    ids = [e["visitor_id"] for e in stored(sink)]
+    assert ids[0] == ids[1] and ids[2] == ids[3]  # same browser, same IP, same day: same id
+    assert ids[0] != ids[2]  # nothing links the two days
+    assert all(re.fullmatch(r"anon-[0-9a-f]{32}", i) for i in ids)
+    # yesterday's salt is gone: yesterday's ids cannot be recomputed from what is stored
+    salts = sorted(p.name for p in (tmp_path / "collector" / "salt").iterdir())
+    assert salts == ["2026-11-24.salt"]
+
+
 def test_dnt_ignored_when_not_honoured(tmp_path):
     app, sink = make_app(tmp_path, honour_dnt=False)
     response = post(app.test_client(), body(page_view()), headers={"DNT": "1"})

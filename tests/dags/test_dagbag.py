@@ -43,7 +43,7 @@ def test_web_logs_shape(dagbag):
     assert dag["has_doc"]
     assert dag["params"] == sorted([
         "landing_dir", "archive_dir", "lake_dir", "spark_master", "driver_memory",
-        "log_format", "drop_bots", "min_age_seconds", "funnels_file",
+        "log_format", "drop_bots", "min_age_seconds", "funnels_file", "reports",
     ])
     tasks = dag["tasks"]
     assert {name: t["downstream"] for name, t in tasks.items()} == {
@@ -83,7 +83,7 @@ def test_daily_reports_shape(dagbag):
     assert (dag["catchup"], dag["max_active_runs"]) == (False, 1)
     assert dag["tags"] == ["clickloop", "reports"]
     assert dag["params"] == sorted(["day", "lake_dir", "spark_master", "driver_memory",
-                                    "funnels_file"])
+                                    "funnels_file", "reports"])
     tasks = dag["tasks"]
     assert {name: t["downstream"] for name, t in tasks.items()} == {
         "resolve_config": ["build_daily_reports", "build_weekly_rollup", "sessionize_day"],

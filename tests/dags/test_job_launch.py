@@ -50,6 +50,7 @@ def test_settings_are_the_default(base, tmp_path):
         "CLICKLOOP_LAKE_DIR": str(state / "lake"),
         "CLICKLOOP_SPARK_MASTER": "local[3]",
         "CLICKLOOP_SPARK_DRIVER_MEMORY": "3g",
+        "CLICKLOOP_STATE_DIR": str(state),
     }
     assert config["sources"]["spark_master"] == "settings"
 
@@ -112,7 +113,7 @@ def test_python_command_sets_the_lake_and_spark_for_the_job(base):
     lake = config["lake"]
     assert shlex.split(command) == [
         "env", f"CLICKLOOP_LAKE_DIR={lake}", "CLICKLOOP_SPARK_DRIVER_MEMORY=3g",
-        "CLICKLOOP_SPARK_MASTER=local[3]",
+        "CLICKLOOP_SPARK_MASTER=local[3]", f"CLICKLOOP_STATE_DIR={Path(lake).parent}",
         f"PYSPARK_PYTHON={PY}",
         "PYSPARK_SUBMIT_ARGS=--conf spark.ui.showConsoleProgress=false pyspark-shell",
         PY, "-m", "stream_jobs.parse_logs",
@@ -128,13 +129,27 @@ def test_spark_submit_command_runs_the_job_file_in_client_mode(tmp_path):
     command = job_command(config, "reports", reports_args(config, "2015-05-17", "2015-05-20"))
     assert shlex.split(command) == [
         "env", f"CLICKLOOP_LAKE_DIR={tmp_path / 'lake'}", "CLICKLOOP_SPARK_DRIVER_MEMORY=2g",
-        "CLICKLOOP_SPARK_MASTER=spark://m:7077", f"PYSPARK_DRIVER_PYTHON={PY}",
+        "CLICKLOOP_SPARK_MASTER=spark://m:7077", f"CLICKLOOP_STATE_DIR={tmp_path}",
+        f"PYSPARK_DRIVER_PYTHON={PY}",
         "/opt/spark/bin/spark-submit", "--master", "spark://m:7077", "--driver-memory", "2g",
         "--name", "clickloop-reports", "--conf", "spark.ui.showConsoleProgress=false",
         f"{APP}/reports.py",
         "--start", "2015-05-17", "--end", "2015-05-20",
         "--funnels", "/etc/clickloop/funnels.yaml",
     ]
+
+
+def test_reports_param_picks_the_reports_and_refuses_unknown_ones(base):
+    config = resolve(base, {"reports": ["traffic", "campaigns"]})
+    assert reports_args(config, "2015-05-17", "2015-05-20") == [
+        "--start", "2015-05-17", "--end", "2015-05-20",
+        "--report", "traffic", "--report", "campaigns"]
+    every = resolve(base, {"reports": []})  # empty: the job's default, all of them
+    assert reports_args(every, "2015-05-17", "2015-05-17") == [
+        "--start", "2015-05-17", "--end", "2015-05-17"]
+    with pytest.raises(LaunchConfigError,
+                       match=r"param reports: unknown report\(s\) trafic; known: traffic, "):
+        resolve(base, {"reports": ["trafic", "paths"]})
 
 
 def test_unknown_job_is_refused(base):

@@ -97,3 +97,26 @@ def report_csv(lake: Path, report: str, start: Any, end: Any, table: str) -> lis
     path = lake / "reports" / report / f"{start}_{end}" / f"{table}.csv"
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+def lake_events(lake: Path) -> list[dict[str, Any]]:
+    """The lake's events, one row per ``event_id``, with what the checks need (DuckDB)."""
+    import duckdb
+
+    folder = lake / "events"
+    files = [str(p) for p in folder.rglob("*.parquet")
+             if not any(part.startswith(("_", ".")) for part in p.relative_to(folder).parts)]
+    con = duckdb.connect()
+    try:
+        relation = con.sql(f"""
+            SELECT DISTINCT ON (event_id)
+                   event_id, visitor_id, event_type, consent,
+                   enrichment.derived_ts AS ts,  -- naive UTC, like the sessions table
+                   coalesce(enrichment.ua.is_bot, false) AS is_bot,
+                   product.sku AS sku, product.quantity AS quantity, url
+            FROM read_parquet({files!r}, hive_partitioning = true, union_by_name = true)
+            ORDER BY event_id, enrichment.collector_ts""")
+        columns = relation.columns
+        return [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
+    finally:
+        con.close()

@@ -175,7 +175,8 @@ def test_cart_abandoner_comes_back_to_the_discount_banner(person, loop: Stack) -
     day = datetime.now(UTC).date()
     first_day = datetime.fromisoformat(mine[0]["enrichment"]["derived_ts"]).date()
     progress("batch: sessionize + reports")
-    run_batch(first_day, day, env=loop.env, log_path=Path(loop.logs) / "batch.log")
+    run_batch(first_day, day, env=loop.env, log_path=Path(loop.logs) / "batch.log",
+              reports=("traffic", "funnels"))
 
     progress("checking the sessions table and the reports")
     lake = loop.child_settings.lake

@@ -32,7 +32,8 @@ def api_settings(state_dir: Path, **personalization: Any) -> Settings:
 def seed(store: Store, events: list[dict[str, Any]], *, now: float, group: str =
          "clickloop-personalization", gap_s: float = 1800.0) -> Engine:
     """Run ``events`` through an engine and checkpoint the result into ``store``."""
-    engine = Engine(IntentModel("logreg"), ItemGraph(), gap_s=gap_s, load=store.load_profile)
+    engine = Engine(IntentModel("logreg"), ItemGraph(), gap_s=gap_s, load=store.load_profile,
+                    identity=store.resolve)
     for raw in events:
         obs = observe(raw)
         engine.process(obs, "events:0")
@@ -44,6 +45,7 @@ def seed(store: Store, events: list[dict[str, Any]], *, now: float, group: str =
         sources={p.profile_id: "events:0" for p in profiles},
         worker_state=pickle.dumps({"model": engine.model, "engine": engine.state()}),
         summary=engine.model.summary(), graph=engine.graph.delta,
-        popular=engine.graph.popular(20)))
+        popular=engine.graph.popular(20), links=dict(engine.link_changes)))
     engine.graph.clear_delta()
+    engine.link_changes.clear()
     return engine

@@ -67,7 +67,7 @@ def decide(client: FlaskClient, query: str, visitor: str | None = None, **header
     if visitor is not None:
         client.set_cookie("cl_vid", visitor)
     response = client.get(f"/v1/decide?{query}", headers=headers)
-    response.close()  # as the server does once it is sent: the decision log is written then
+    client.application.extensions["clickloop_personalization"].decisions.flush()
     return response
 
 
@@ -218,6 +218,17 @@ def test_forget_removes_everything(client: FlaskClient, store: CountingStore) ->
     after = decide(client, "slot=hero", "ann").get_json()
     assert (after["segment"], after["intent"], after["variant"]) == ("new_visitor", None,
                                                                      "default")
+
+
+def test_a_decision_buffered_elsewhere_does_not_outlive_a_forget(
+        client: FlaskClient, store: CountingStore, tmp_path: Path) -> None:
+    other = make_app(store, tmp_path)  # another gunicorn worker, say
+    other_client = other.test_client()
+    other_client.set_cookie("cl_vid", "ann")
+    decision_id = other_client.get("/v1/decide?slot=hero").get_json()["decision_id"]
+    assert client.delete("/v1/visitors/ann", headers=AUTH).status_code == 200
+    other.extensions["clickloop_personalization"].decisions.flush()  # its buffer, too late
+    assert store.decision(decision_id) is None
 
 
 def test_model_metrics_for_the_backend(client: FlaskClient, store: CountingStore,

@@ -7,8 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["features", "forgetting", "holdout", "intent", "progressive", "segments",
-           "synthetic", "uplift"]
+MODULES = ["bandit.context", "features", "forget_command", "forgetting", "holdout", "intent",
+           "progressive", "segments", "stitching", "synthetic", "uplift"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pickle
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -13,20 +11,8 @@ from personalization.forgetting import forget_key
 from personalization.profile import Profile, Session, Snapshot
 from personalization.recommend import GraphDelta
 from personalization.stores import Checkpoint, Store
-from personalization.stores.embedded import EmbeddedStore
-from personalization.stores.redis_store import RedisStore
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture(params=["embedded", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "embedded":
-        made: Store = EmbeddedStore(tmp_path / "store")
-    else:
-        made = RedisStore(request.getfixturevalue("redis_url"), prefix="test:")
-    yield made
-    made.close()
 
 
 def profile(pid: str, *, open_until: float | None = None, visitors: list[str] | None = None
@@ -132,6 +118,17 @@ def test_a_checkpoint_never_brings_a_forgotten_visitor_back(store: Store) -> Non
     assert store.read_profile("eve") is None
     assert store.read_profile("fay") is not None
     assert store.load_checkpoint("g").offsets == {"events:1": 5}
+
+
+def test_decisions_made_before_a_forget_are_not_logged_after_it(store: Store) -> None:
+    store.forget("gil", now=100.0)
+    store.log_decisions([
+        {"decision_id": "before", "profile_id": "gil", "ts": 99.0},
+        {"decision_id": "after", "profile_id": "gil", "ts": 101.0},  # came back later
+        {"decision_id": "other", "profile_id": "hal", "ts": 99.0},
+    ])
+    assert store.decision("before") is None
+    assert store.decision("after") is not None and store.decision("other") is not None
 
 
 def test_ping_answers(store: Store) -> None:

@@ -4,6 +4,7 @@ crash or a SIGKILL at any moment neither loses nor double-counts an event."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -11,7 +12,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ from kafka import KafkaProducer
 
 from personalization.stores import Checkpoint, SaveResult, Store
 from personalization.stores.embedded import EmbeddedStore
-from personalization.stores.redis_store import RedisStore
 from personalization.synthetic import generate
 from personalization.worker import Worker
 from tests.fixtures.collector import settings_env
@@ -119,43 +119,39 @@ class RunningWorker:
         assert not self.thread.is_alive()
 
 
-def send_garbage(bootstrap: str, topic: str) -> None:
+def send_raw(bootstrap: str, topic: str, value: bytes) -> None:
     producer = KafkaProducer(bootstrap_servers=bootstrap)
     try:
-        producer.send(topic, key=b"ann", value=b"{definitely not json")
+        producer.send(topic, key=b"ann", value=value)
         producer.flush(timeout=30)
     finally:
         producer.close()
 
 
-@pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    made: Store
-    if request.param == "embedded":
-        made = EmbeddedStore(tmp_path / "state" / "personalization")
-    else:
-        made = RedisStore(request.getfixturevalue("redis_url"), prefix="clickloop:")
-    yield made
-    made.close()
+def send_garbage(bootstrap: str, topic: str) -> None:
+    send_raw(bootstrap, topic, b"{definitely not json")
 
 
 def test_events_in_kafka_become_profiles_segments_scores_and_recommendations(
         kafka_broker: str, kafka_topic: str, tmp_path: Path, store: Store) -> None:
     events = story_day_one() + story_day_two()
     produce(kafka_broker, kafka_topic, events)
-    send_garbage(kafka_broker, kafka_topic)
+    send_garbage(kafka_broker, kafka_topic)  # not JSON: skipped, counted, logged
+    anonymous = {k: v for k, v in event("purchase", "x", 30, order={
+        "order_id": "o-anon", "revenue": 10.0, "currency": "EUR"}).items() if k != "visitor_id"}
+    send_raw(kafka_broker, kafka_topic, json.dumps(anonymous).encode())
     settings = settings_for(tmp_path, kafka_broker, kafka_topic)
     running = RunningWorker(settings, store, kafka_broker)
     try:
         group = settings.personalization.consumer_group
-        wait_for(lambda: stored_total(store, group) == len(events) + 1, "the checkpoint")
+        wait_for(lambda: stored_total(store, group) == len(events) + 2, "the checkpoint")
     finally:
         running.stop()
     assert running.error is None
     check_story(store)
     summary = store.model_summary(group)
     assert summary is not None
-    assert summary["unusable"] == 1
+    assert (summary["unusable"], summary["anonymous"]) == (1, 1)
     assert summary["counters"]["events"] == len(events)
     assert summary["counters"]["bots"] == 1
 

@@ -123,6 +123,19 @@ def test_gap_is_configurable(spark):
     ]))
 
 
+def test_live_sessions_split_exactly_where_the_batch_does(spark):
+    """Streaming's ``session_window`` draws the 30:00 / 30:01 boundary where the batch rule
+    does, and gives the same session ids: live and authoritative sessions agree."""
+    from stream_jobs.sessions import event_rows, live_sessions
+
+    frame = lake_frame(spark, rows()[:4])
+    live = live_sessions(event_rows(frame), gap_minutes=30)
+    assertDataFrameEqual(live.select(*COLUMNS), expected(spark, EXPECTED[:3]))
+    batch_ids = {r.session_id for r in sessionize(frame, gap_minutes=30).collect()}
+    assert {r.session_id for r in live.collect()} == batch_ids
+    assert len(batch_ids) == 3
+
+
 def test_session_carries_first_event_attributes_and_stable_id(spark):
     data = [
         event(1, "v", "2024-03-09 08:00:00", referrer_class="search",

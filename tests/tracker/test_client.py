@@ -120,6 +120,30 @@ def test_events_the_collector_rejects_are_reported(server, caplog):
     assert "client_ts" in caplog.text
 
 
+@pytest.mark.kafka
+def test_identify_sends_the_contracts_identify_event(server):
+    before = end_offsets(server.bootstrap, server.topic)
+    with Tracker(server.url) as tracker:
+        event_id = tracker.identify("ann@example.com", visitor_id="v-ann", user_agent=IPHONE)
+        assert tracker.flush(timeout=30)
+    [record] = read_topic(server.bootstrap, server.topic, 1, since=before)
+    value = json.loads(record.value)
+    assert (value["event_id"], value["event_type"], value["visitor_id"], value["user_id"]) == \
+        (event_id, "identify", "v-ann", "ann@example.com")
+    assert record.key == b"v-ann"  # on the visitor's partition, in order with its events
+    assert value["enrichment"]["ua"]["os"] == "iOS"
+
+
+def test_identify_needs_a_user_id_and_a_valid_visitor():
+    tracker = Tracker(closed_port_url())
+    with pytest.raises(ValueError, match="user_id"):
+        tracker.identify(" ", visitor_id="v-1")
+    with pytest.raises(ContractViolation, match="visitor_id"):
+        tracker.identify("u-1", visitor_id="not a cookie")
+    assert tracker.pending == 0
+    tracker.close(timeout=0)
+
+
 def test_invalid_events_fail_where_they_are_made():
     tracker = Tracker(closed_port_url())
     with pytest.raises(ContractViolation, match="order"):

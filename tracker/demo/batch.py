@@ -31,10 +31,11 @@ class BatchError(RuntimeError):
 
 
 def run_batch(start: date, end: date, *, env: Mapping[str, str], log_path: Path,
-              timeout: float = 900.0) -> dict[str, Any]:
-    """Run this module as a child process with ``env``; its JSON summary."""
+              reports: Sequence[str] = (), timeout: float = 1800.0) -> dict[str, Any]:
+    """Run this module as a child process with ``env``; its JSON summary. ``reports``: only
+    these (default: all)."""
     command = [sys.executable, "-m", "tracker.demo.batch", "--start", start.isoformat(),
-               "--end", end.isoformat()]
+               "--end", end.isoformat(), *[a for name in reports for a in ("--report", name)]]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         result = subprocess.run(command, env=dict(env), cwd=PROJECT_ROOT,
@@ -71,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      "range, in one Spark session.")
     parser.add_argument("--start", type=date.fromisoformat, required=True)
     parser.add_argument("--end", type=date.fromisoformat, required=True)
+    parser.add_argument("--report", action="append", choices=tuple(REPORTS),
+                        help="build only this report (repeatable; default: all)")
     args = parser.parse_args(argv)
     if args.end < args.start:
         print(f"tracker.demo.batch: --end {args.end} is before --start {args.start}",
@@ -82,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         extra={"spark.ui.showConsoleProgress": "false"})
     try:
         sessions = sessionize.run(spark, settings, args.start, args.end)
-        built, _ = reports.run(spark, settings, args.start, args.end, list(REPORTS))
+        built, _ = reports.run(spark, settings, args.start, args.end,
+                               args.report or list(REPORTS))
     finally:
         spark.stop()
     print(json.dumps({"job": "demo_batch", "sessionize": sessions, "reports": built}),

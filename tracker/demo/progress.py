@@ -156,11 +156,13 @@ class Watcher:
         return worker_offsets(self.settings)
 
     def snapshot(self) -> Snapshot:
-        kafka = self.kafka()
+        # the readers first, Kafka last: while traffic flows, a line never shows a consumer
+        # ahead of the topic it reads
         in_lake = sum(self.lake().values()) if self.stream else None
         sessions = parquet_rows(self.settings.lake / "sessions_live") if self.stream else None
-        return Snapshot(in_kafka=sum(kafka.values()), in_lake=in_lake, live_sessions=sessions,
-                        learned=sum(self.worker().values()))
+        learned = sum(self.worker().values())
+        return Snapshot(in_kafka=sum(self.kafka().values()), in_lake=in_lake,
+                        live_sessions=sessions, learned=learned)
 
     def wait_caught_up(self, target: dict[int, int], *, timeout: float,
                        alive: Callable[[], bool] = lambda: True,

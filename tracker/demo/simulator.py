@@ -466,9 +466,11 @@ class _VisitorAgent:
         On load: the automatic page_view, then the calls the page queued (identify and cart
         events the shop renders after a form post, then the page's own product_view, search or
         begin_checkout), then personalization_shown when a decision arrives. A page_ping every
-        heartbeat with the engaged time and a last one at pagehide. Transport: the first queued
-        event starts a one-second timer and everything queued until it fires goes in one batch
-        (at most :data:`BATCH_MAX`); at pagehide whatever is queued goes at once.
+        heartbeat with the engaged time and a last one at pagehide. Transport: what the page
+        queued by the end of boot goes at once (its answer sets the ``cl_vid`` cookie); after
+        that the first queued event starts a one-second timer and everything queued until it
+        fires goes in one batch (at most :data:`BATCH_MAX`); at pagehide whatever is queued
+        goes at once.
         """
         rng = self.rng
         shown: list[dict[str, Any]] = []
@@ -528,6 +530,7 @@ class _VisitorAgent:
             on_load("begin_checkout", products=[
                 catalogue.item(catalogue.PRODUCTS[sku], qty) for sku, qty in self.cart.items()
             ])
+        booted = len(timeline)  # boot ends with a flush: these go at once
         answer_at = load_at + timedelta(milliseconds=rng.randint(20, 250))
         for decision_obj in shown:
             track(answer_at, "personalization_shown", decision=decision_obj)
@@ -565,7 +568,7 @@ class _VisitorAgent:
         if rest >= 1000:
             track(hide_at, "page_ping", engaged_ms=min(rest, 3_600_000))
 
-        for when, batch in _batches(timeline, hide_at):
+        for when, batch in _batches(timeline, hide_at, at_boot=booted):
             yield self._request(when, visit, "js", url, batch)
         return hide_at
 
@@ -872,15 +875,25 @@ BATCH_DELAY = timedelta(seconds=1)  # clickloop.js `delay`
 BATCH_MAX = 20  # clickloop.js `batch`
 
 
-def _batches(timeline: list[tuple[datetime, dict[str, Any]]],
-             hide_at: datetime) -> list[tuple[datetime, list[dict[str, Any]]]]:
-    """Group a page's events into requests the way clickloop.js's transport does: the first
-    event in an empty queue starts a :data:`BATCH_DELAY` timer, a full batch goes at once, and
-    pagehide sends whatever is queued."""
+def _batches(timeline: list[tuple[datetime, dict[str, Any]]], hide_at: datetime,
+             at_boot: int = 0) -> list[tuple[datetime, list[dict[str, Any]]]]:
+    """Group a page's events into requests the way clickloop.js's transport does.
+
+    The first ``at_boot`` events of ``timeline`` are what the page queued while the snippet
+    booted (the page view and the replayed calls): boot ends with a flush, so they go at once,
+    by ``fetch``, whose answer sets the ``cl_vid`` cookie (Chromium keeps none from a beacon).
+    After that the first event in an empty queue starts a :data:`BATCH_DELAY` timer, a full
+    batch goes at once, and pagehide sends whatever is queued.
+    """
     out: list[tuple[datetime, list[dict[str, Any]]]] = []
+    boot, rest = timeline[:at_boot], timeline[at_boot:]
+    if boot:
+        flushed = max(at for at, _ in boot)
+        events = [event for _, event in boot]
+        out.extend((flushed, events[i:i + BATCH_MAX]) for i in range(0, len(events), BATCH_MAX))
     batch: list[dict[str, Any]] = []
     due: datetime | None = None
-    for at, event in sorted(timeline, key=lambda pair: pair[0]):  # stable: load order kept
+    for at, event in sorted(rest, key=lambda pair: pair[0]):  # stable: load order kept
         if due is not None and at > due:
             out.append((due, batch))
             batch, due = [], None

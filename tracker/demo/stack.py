@@ -312,9 +312,9 @@ class Stack:
         if settings.kafka.bootstrap:
             self.say(f"  kafka                    {settings.kafka.bootstrap} (configured)")
             return settings.kafka.bootstrap
-        was_running = kafka_embedded.status(settings).running
+        # marked before starting it: interrupted right after, stop() still stops it
+        self.started_kafka = not kafka_embedded.status(settings).running
         bootstrap = kafka_embedded.ensure_kafka(settings)
-        self.started_kafka = not was_running
         state = "started" if self.started_kafka else "already running"
         self.say(f"  kafka                    {bootstrap} (embedded, {state}; "
                  f"{Path(settings.state_dir) / 'kafka'})")
@@ -381,9 +381,15 @@ class Stack:
             if service.process is None:
                 continue
             code = service.stop()
-            self.say(f"  stopped {service.name} (exit code {code})")
+            self._tell(f"  stopped {service.name} (exit code {code})")
         self.services = []
         if self.started_kafka:
             self.started_kafka = False
             kafka_embedded.stop(self.settings)
-            self.say("  stopped kafka")
+            self._tell("  stopped kafka")
+
+    def _tell(self, message: str) -> None:
+        """Say it if we can: the terminal may be gone (``| tee`` dies with the Ctrl-C), and
+        the rest of the shutdown must still happen."""
+        with contextlib.suppress(OSError, ValueError):
+            self.say(message)
