@@ -35,7 +35,7 @@ from typing import Any
 
 from river import compose, forest, linear_model, optim, preprocessing, tree
 
-from personalization.progressive import ProgressiveMetrics
+from personalization.progressive import ProgressiveMetrics, binned_auc
 
 PRIOR = 0.02
 
@@ -77,6 +77,9 @@ class IntentModel:
         self.model = MODELS[kind]()
         self.metrics = ProgressiveMetrics()
         self.learned = 0
+        # the "cart not empty" rule scored on the same examples: [positives, negatives] per
+        # rule score (0: empty cart, 1: items in the cart), so the model's AUC has a yardstick
+        self.cart_rule = [[0, 0], [0, 0]]
 
     def clone(self) -> IntentModel:
         """A fresh, untrained model of the same kind."""
@@ -92,8 +95,14 @@ class IntentModel:
     def learn(self, x: dict[str, float], y: bool, predicted: float) -> None:
         """Learn one delayed label; ``predicted`` is what the model said before knowing it."""
         self.metrics.update(y, predicted)
+        # setdefault: a checkpoint pickled before the rule was kept has no counts yet
+        counts = self.__dict__.setdefault("cart_rule", [[0, 0], [0, 0]])
+        counts[0 if y else 1][1 if x.get("cart_items", 0.0) > 0 else 0] += 1
         self.model.learn_one(x, y)
         self.learned += 1
 
     def summary(self) -> dict[str, Any]:
-        return {"model": self.kind, "learned": self.learned, **self.metrics.summary()}
+        counts = self.__dict__.get("cart_rule", [[0, 0], [0, 0]])
+        cart_auc = binned_auc(counts[0], counts[1])
+        return {"model": self.kind, "learned": self.learned, **self.metrics.summary(),
+                "cart_rule_auc": None if cart_auc is None else round(cart_auc, 4)}

@@ -23,12 +23,14 @@ read them (docs/sessionization.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import secrets
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,18 @@ def write_applied(state_dir: Path, keys: set[str]) -> None:
     scratch = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     scratch.write_text(json.dumps({"keys": sorted(keys)}), encoding="utf-8")
     os.replace(scratch, path)
+
+
+@contextlib.contextmanager
+def erasure_lock(state_dir: Path) -> Iterator[None]:
+    """One erasure pass at a time on this host: ``web_logs`` and ``daily_reports`` can both
+    reach ``sessionize`` at once, and two passes rewriting the same file would race. (Jobs on
+    several hosts share a lake through an Airflow pool of one slot instead: docs/airflow.md.)"""
+    path = privacy_dir(state_dir) / "erasure.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, even on a crash
+        yield
 
 
 def local_path(uri: str) -> Path:
@@ -191,7 +205,6 @@ def run(spark: Any, settings: Settings, start: date | None = None,
     The whole lake when ``start`` is None or when the list has keys not applied everywhere
     yet; else ``[start - 1 day, end + 1 day]`` (what ``sessionize`` reads).
     """
-    from stream_jobs.suppression import suppression_frame
 
     if start is not None and end is not None and end < start:
         raise ValueError(f"--end {end} is before --start {start}")
@@ -201,6 +214,15 @@ def run(spark: Any, settings: Settings, start: date | None = None,
                                "scope": None, "events": {}, "sessions": {}}
     if not keys:
         return summary
+    with erasure_lock(settings.state_dir):
+        return _apply(spark, settings, entries, keys, start, end, summary)
+
+
+def _apply(spark: Any, settings: Settings, entries: list[Any], keys: set[str],
+           start: date | None, end: date | None, summary: dict[str, Any]) -> dict[str, Any]:
+    from stream_jobs.suppression import suppression_frame
+
+    # read under the lock: a pass that just finished may have applied these keys everywhere
     whole = start is None or end is None or bool(keys - read_applied(settings.state_dir))
     first, last = EVERYTHING if whole else (start - MARGIN, end + MARGIN)  # type: ignore[operator]
     summary["scope"] = "lake" if whole else f"{first.isoformat()}..{last.isoformat()}"

@@ -330,13 +330,35 @@ def _struct_of(struct_type: Any, values: dict[str, Column]) -> Column:
     ])
 
 
-def log_rejects(classified: DataFrame) -> DataFrame:
-    """Rejected lines: file, line number, reason and (the start of) the line, per ingest."""
+# An IPv4 address not inside a longer dotted number (a version string like 1.2.3.4.5).
+_IPV4 = r"(?<![\d.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\d.])"
+# IPv6: the full eight-group form, or any compressed form (has ``::``). A timestamp such as
+# 2024:10:00:00 has neither, so it is never taken for an address.
+_IPV6 = (r"(?i)(?<![0-9a-f:])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}"
+         r"|(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?)"
+         r"(?![0-9a-f:])")
+IPV6_MASK = "[ipv6]"
+
+
+def mask_addresses(text: Column, ipv4_prefix: int) -> Column:
+    """``text`` with every IP address anonymised, for the rejects output: a rejected line is
+    stored raw for debugging, and a raw client IP must never be stored. IPv4 keeps the whole
+    octets of ``ipv4_prefix`` (rounded down: never more than the events keep); an IPv6 address
+    becomes ``[ipv6]`` (a line's format problem never depends on it)."""
+    octets = max(0, min(4, ipv4_prefix // 8))
+    kept = ".".join([f"${i}" for i in range(1, octets + 1)] + ["0"] * (4 - octets))
+    return F.regexp_replace(F.regexp_replace(text, _IPV4, kept), _IPV6, IPV6_MASK)
+
+
+def log_rejects(classified: DataFrame, ipv4_prefix: int = 24) -> DataFrame:
+    """Rejected lines: file, line number, reason and (the start of) the line with its IP
+    addresses anonymised (:func:`mask_addresses`), per ingest."""
     return classified.where(F.col("category") == REJECT).select(
         F.col("file_name").alias("file"),
         F.col("line_no").alias("line"),
         "reason",
         F.octet_length("value").alias("bytes"),
-        F.make_valid_utf8(F.substring("value", 1, 1024)).alias("text"),
+        F.make_valid_utf8(F.substring(mask_addresses(F.col("value"), ipv4_prefix), 1, 1024))
+        .alias("text"),
         "ingest",
     )

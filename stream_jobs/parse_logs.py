@@ -282,8 +282,8 @@ def run(spark: Any, settings: Settings, files: Sequence[LogFile], *,
         for f in files:  # a re-run with fewer rejects must not keep the old ones
             shutil.rmtree(lake.log_rejects / f"ingest={f.ingest}", ignore_errors=True)
         if any(c.get("reject") for c in counts.values()):
-            (log_rejects(slim).write.mode("append").partitionBy("ingest")
-             .json(str(lake.log_rejects)))
+            (log_rejects(slim, settings.collector.ipv4_prefix)
+             .write.mode("append").partitionBy("ingest").json(str(lake.log_rejects)))
     finally:
         agents.unpersist()
         slim.unpersist()

@@ -44,6 +44,8 @@ def spark_conf(
         "spark.sql.shuffle.partitions": str(spark.shuffle_partitions),
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
         "spark.ui.enabled": "true" if ui else "false",
+        # jobs run unattended (DAG tasks, the demo's streaming job): progress bars only fill logs
+        "spark.ui.showConsoleProgress": "false",
         "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         # Arrow makes toPandas/pandas UDFs (log enrichment, report tables) fast

@@ -126,7 +126,8 @@ body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24
 max-width:1000px;color:#222;padding:0 16px}
 h1{font-size:24px;margin-bottom:4px}h2{font-size:18px;margin:28px 0 8px}
 .range{color:#666;margin-top:0}.note{color:#666;font-size:13px}
-table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:13px;display:block;max-width:100%;
+overflow-x:auto}
 th,td{border-bottom:1px solid #e3e3e3;padding:4px 10px;text-align:left}
 td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f5f6fa}
 svg text{font:12px system-ui,sans-serif;fill:#333}svg .value{font-weight:600}

@@ -61,6 +61,13 @@ def funnel_chart(labels: Sequence[str], values: Sequence[float], texts: Sequence
     for i, (label, value, text) in enumerate(zip(labels, values, texts, strict=True)):
         y = 5 + i * row
         width = max(2.0, span * (value or 0.0) / top)
+        if width >= _text_width(text) + 8:  # white on the bar
+            value_mark = (f'<text class="value" x="{centre:.1f}" y="{y + 26}" '
+                          f'text-anchor="middle" fill="#fff" stroke="#0006" '
+                          f'stroke-width="0.3">{escape(text)}</text>')
+        else:  # a bar too narrow for its number: dark, beside the bar
+            value_mark = (f'<text class="value" x="{centre + width / 2 + 6:.1f}" y="{y + 26}" '
+                          f'fill="#222">{escape(text)}</text>')
         parts.append(
             f'<g class="step"><title>{escape(label)}: {escape(text)}</title>'
             f'<text class="label" x="{LABEL_WIDTH - 8}" y="{y + 26}" text-anchor="end">'
@@ -68,8 +75,7 @@ def funnel_chart(labels: Sequence[str], values: Sequence[float], texts: Sequence
             f'<rect class="bar" x="{centre - width / 2:.1f}" y="{y + 4}" width="{width:.1f}" '
             f'height="{row - 10}" rx="3" fill="{PALETTE[i % len(PALETTE)]}" '
             f'data-label="{escape(label)}" data-value="{escape(text)}"/>'
-            f'<text class="value" x="{centre:.1f}" y="{y + 26}" text-anchor="middle" '
-            f'fill="#fff" stroke="#0006" stroke-width="0.3">{escape(text)}</text></g>'
+            f'{value_mark}</g>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -105,8 +111,10 @@ def line_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[flo
     step = max(1, n // 8)
     for i, label in enumerate(x_labels):
         if i % step == 0 or i == n - 1:
+            # the end ticks sit on the plot's edges: anchored inwards so they are not clipped
+            anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
             parts.append(f'<text class="tick" x="{x(i):.1f}" y="{top_pad + plot_h + 18}" '
-                         f'text-anchor="middle">{escape(label)}</text>')
+                         f'text-anchor="{anchor}">{escape(label)}</text>')
     for s, (name, values, texts) in enumerate(series):
         colour = PALETTE[s % len(PALETTE)]
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
@@ -123,6 +131,12 @@ def line_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[flo
                      f'<text class="legend" x="{lx + 16}" y="16">{escape(name)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _text_width(text: str) -> float:
+    """A generous width estimate for ``text`` in the page's 13 px sans-serif (no font metrics
+    without a browser)."""
+    return 8.0 * len(text)
 
 
 def _number(value: float) -> str:

@@ -192,3 +192,7 @@ def test_the_intent_model_beats_the_cart_rule(demo_run) -> None:
     progress(f"progressive ROC AUC {model['roc_auc']} over {model['labels']} labels; "
              f"cart-not-empty rule {baseline:.4f}")
     assert model["roc_auc"] > baseline
+    # the worker's own yardstick: the rule scored on exactly the model's (sampled) examples
+    assert model["cart_rule_auc"] is not None and model["roc_auc"] > model["cart_rule_auc"]
+    assert re.search(r"the cart-not-empty rule scores \d\.\d{3} on the same states",
+                     demo_run.output)

@@ -96,6 +96,26 @@ def test_progressive_auc_matches_the_exact_value() -> None:
     assert metrics.roc_auc() == pytest.approx(exact_auc(pairs), abs=2e-3)
 
 
+def test_the_cart_rule_is_scored_on_the_same_examples() -> None:
+    m = IntentModel()
+    assert m.summary()["cart_rule_auc"] is None  # no positives and negatives yet
+    # positives: cart, cart, empty; negatives: empty, empty, cart -> (4 wins + 4 ties/2) / 9
+    for cart, y in [(1.0, True), (2.0, True), (0.0, True),
+                    (0.0, False), (0.0, False), (1.0, False)]:
+        m.learn({"cart_items": cart}, y, 0.5)
+    assert m.summary()["cart_rule_auc"] == round(6 / 9, 4)
+
+
+def test_a_checkpoint_from_before_the_cart_rule_still_learns_and_reports() -> None:
+    m = IntentModel()
+    del m.__dict__["cart_rule"]  # what unpickling an older checkpoint gives
+    old = pickle.loads(pickle.dumps(m))
+    assert old.summary()["cart_rule_auc"] is None
+    old.learn({"cart_items": 1.0}, True, 0.5)
+    old.learn({"cart_items": 0.0}, False, 0.5)
+    assert old.summary()["cart_rule_auc"] == 1.0
+
+
 def test_calibration_and_no_skill_reference_are_reported() -> None:
     metrics = ProgressiveMetrics()
     for y, p in [(True, 0.85), (False, 0.8), (False, 0.05), (False, 0.02)]:

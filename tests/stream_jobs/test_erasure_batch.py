@@ -146,6 +146,17 @@ def test_apply_erasure_arguments_are_checked_before_spark(capsys):
     assert "before --start" in capsys.readouterr().err
 
 
+def test_one_erasure_pass_at_a_time(tmp_path):
+    import fcntl
+
+    lock_file = tmp_path / "privacy" / "erasure.lock"
+    with apply_erasure.erasure_lock(tmp_path):
+        with open(lock_file, "a") as other, pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a second pass would wait
+    with open(lock_file, "a") as other:  # released afterwards
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 def test_reports_leave_the_forgotten_out(spark, spark_settings, tmp_path):
     from stream_jobs.reports import report_inputs
 

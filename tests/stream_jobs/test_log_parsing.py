@@ -167,6 +167,20 @@ def small_splits(spark):
     spark.conf.set(key, before)
 
 
+@pytest.mark.parametrize(("prefix", "expected"), [
+    (24, "10.1.2.0 and [ipv6] and [ipv6] at 2024:10:00:00 v1.2.3.4.5 ffff"),
+    (16, "10.1.0.0 and [ipv6] and [ipv6] at 2024:10:00:00 v1.2.3.4.5 ffff"),
+    (32, "10.1.2.3 and [ipv6] and [ipv6] at 2024:10:00:00 v1.2.3.4.5 ffff"),
+])
+def test_reject_text_has_its_ip_addresses_anonymised(spark, prefix, expected):
+    from stream_jobs.log_parsing import mask_addresses
+
+    line = ("10.1.2.3 and 2001:db8:85a3:0:0:8a2e:370:7334 and fe80::1ff:fe23:4567:890a "
+            "at 2024:10:00:00 v1.2.3.4.5 ffff")
+    frame = spark.createDataFrame([(line,)], "value string")
+    assert frame.select(mask_addresses(F.col("value"), prefix)).first()[0] == expected
+
+
 def test_hostile_lines_rejected_with_line_numbers(spark, lake_settings, tmp_path, small_splits):
     content = b"\n".join(HOSTILE_LINES) + b"\n"
     plain = tmp_path / "hostile.log"
@@ -190,6 +204,10 @@ def test_hostile_lines_rejected_with_line_numbers(spark, lake_settings, tmp_path
         assert got == HOSTILE_REJECTS, name
     long_line = rejects.where("line = 4 and file = 'hostile.log'").collect()[0]
     assert long_line.bytes == len(HOSTILE_LINES[3]) and len(long_line.text) == 1024
+    texts = [r.text for r in rejects.collect() if r.text]
+    assert texts and not any("81.2.69.142" in t for t in texts)  # no raw client IP stored
+    truncated = rejects.where("line = 3 and file = 'hostile.log'").collect()[0].text
+    assert truncated.startswith('81.2.69.0 - - [09/Mar/2024:10:00:01 +0000] "GET /a')
 
     sha = hashlib.sha256(content).hexdigest()
     events = lake_events(spark, lake_settings).where(

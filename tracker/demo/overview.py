@@ -87,6 +87,9 @@ def model_line(summary: dict[str, Any] | None) -> str:
              f"intent model ({summary.get('model', '?')}): no AUC yet (needs buyers and "
              f"non-buyers among closed sessions)",
              f"over {labels:,} labelled page states"]
+    if auc is not None and summary.get("cart_rule_auc") is not None:
+        parts.append(f"the cart-not-empty rule scores {summary['cart_rule_auc']:.3f} on the same "
+                     f"states")
     if base is not None:
         parts.append(f"base rate {base * 100:.1f} %")
     if summary.get("log_loss") is not None and summary.get("no_skill_log_loss") is not None:
