@@ -150,9 +150,9 @@ def test_one_erasure_pass_at_a_time(tmp_path):
     import fcntl
 
     lock_file = tmp_path / "privacy" / "erasure.lock"
-    with apply_erasure.erasure_lock(tmp_path):
-        with open(lock_file, "a") as other, pytest.raises(BlockingIOError):
-            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a second pass would wait
+    with (apply_erasure.erasure_lock(tmp_path), open(lock_file, "a") as other,
+          pytest.raises(BlockingIOError)):
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a second pass would wait
     with open(lock_file, "a") as other:  # released afterwards
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
