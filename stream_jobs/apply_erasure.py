@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from tracker.erasure import SuppressionList, privacy_dir
+from tracker.erasure import Suppression, SuppressionList, privacy_dir
 from tracker.settings import Settings
 
 MARGIN = timedelta(days=1)
@@ -68,7 +68,8 @@ def write_applied(state_dir: Path, keys: set[str]) -> None:
 def erasure_lock(state_dir: Path) -> Iterator[None]:
     """One erasure pass at a time on this host: ``web_logs`` and ``daily_reports`` can both
     reach ``sessionize`` at once, and two passes rewriting the same file would race. (Jobs on
-    several hosts share a lake through an Airflow pool of one slot instead: docs/airflow.md.)"""
+    several hosts share a lake through an Airflow pool of one slot instead:
+    docs/sessionization.md.)"""
     path = privacy_dir(state_dir) / "erasure.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
@@ -199,8 +200,9 @@ def erase_sessions(spark: Any, settings: Settings, suppressed: Any, start: date,
 
 
 def run(spark: Any, settings: Settings, start: date | None = None,
-        end: date | None = None) -> dict[str, Any]:
-    """Apply the suppression list to the lake; returns the JSON summary.
+        end: date | None = None, entries: list[Suppression] | None = None) -> dict[str, Any]:
+    """Apply the suppression list to the lake; returns the JSON summary. ``entries``: the list
+    as the caller already read it (default: read it here).
 
     The whole lake when ``start`` is None or when the list has keys not applied everywhere
     yet; else ``[start - 1 day, end + 1 day]`` (what ``sessionize`` reads).
@@ -208,7 +210,8 @@ def run(spark: Any, settings: Settings, start: date | None = None,
 
     if start is not None and end is not None and end < start:
         raise ValueError(f"--end {end} is before --start {start}")
-    entries = list(SuppressionList(settings.state_dir))
+    if entries is None:
+        entries = list(SuppressionList(settings.state_dir))
     keys = {e.key for e in entries}
     summary: dict[str, Any] = {"job": "apply_erasure", "suppressed_ids": len(keys),
                                "scope": None, "events": {}, "sessions": {}}

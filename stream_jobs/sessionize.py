@@ -58,13 +58,14 @@ def run(spark: Any, settings: Settings, start: date, end: date,
         raise ValueError(f"--end {end} is before --start {start}")
     lake = LakePaths(settings.lake)
     gap = gap_minutes or settings.spark.session_gap_minutes
-    erasure = apply_erasure.run(spark, settings, start, end)
+    entries = list(SuppressionList(settings.state_dir))  # read once for both steps
+    erasure = apply_erasure.run(spark, settings, start, end, entries)
     events = read_events(spark, lake, start - MARGIN, end + MARGIN)
     suppressed = None
-    if erasure["suppressed_ids"]:
+    if entries:
         from stream_jobs.suppression import holds_listed, suppression_frame
 
-        listed = suppression_frame(spark, SuppressionList(settings.state_dir))
+        listed = suppression_frame(spark, entries)
         if holds_listed(events, listed):  # arrived after the lake pass: filter them too
             suppressed = listed
     write_sessions(sessions_for_range(events, start, end, gap, suppressed), lake)
