@@ -42,7 +42,7 @@ from tests.fixtures.collector import (  # noqa: E402
     free_port,
     start_collector,
 )
-from tracker import kafka_embedded  # noqa: E402
+from embedded import kafka_broker  # noqa: E402
 from tracker.contract import new_event  # noqa: E402
 from tracker.settings import Settings  # noqa: E402
 
@@ -169,7 +169,7 @@ def bench_collector(bootstrap: str, work: Path, args: argparse.Namespace, script
                     producer: dict[str, object] | None) -> dict[str, float]:
     settings = collector_settings(work / f"state-{time.monotonic_ns()}", bootstrap,
                                   allowed_origins=(ORIGIN,), produce_timeout_s=5.0)
-    kafka_embedded.ensure_topics(bootstrap, [settings.kafka.topic,
+    kafka_broker.ensure_topics(bootstrap, [settings.kafka.topic,
                                              settings.kafka.dead_letter_topic],
                                  partitions=3, replication=1)
     extra = {"CLICKLOOP_FLASK_PRODUCER_CONFIG": json.dumps(producer)} if producer else {}
@@ -233,7 +233,7 @@ def main() -> int:
     bootstrap = base.kafka.bootstrap
     if not bootstrap:
         broker_settings = dataclasses.replace(base, state_dir=work / "kafka-state")
-        bootstrap = kafka_embedded.start(broker_settings)
+        bootstrap = kafka_broker.start(broker_settings)
     script = wrk_script(work, close=args.close)
     workers, threads = args.workers or _conf("workers"), args.threads or _conf("threads")
     connections = "connections, a new one per request" if args.close else "keep-alive connections"
@@ -266,7 +266,7 @@ def main() -> int:
                       f"over {len(values)} rounds")
     finally:
         if broker_settings is not None:
-            kafka_embedded.stop(broker_settings)
+            kafka_broker.stop(broker_settings)
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

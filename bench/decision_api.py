@@ -262,7 +262,7 @@ def main() -> int:
         namespace: dict[str, Any] = {"__file__": str(CONFIG)}
         exec(CONFIG.read_text(), namespace)
         workers = settings.personalization.api_workers
-        api = start([sys.executable, "-m", "tracker.cli", "personalization", "api",
+        api = start([sys.executable, "-m", "clickloop.cli", "personalization", "api",
                      "--bind", f"127.0.0.1:{api_port}"], env, temp / "api.log", api_port)
         processes.append(api)
         bare = start([sys.executable, "-m", "gunicorn", "--config", str(CONFIG), "--bind",

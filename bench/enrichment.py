@@ -33,14 +33,14 @@ sys.path.insert(0, str(ROOT))
 import user_agents  # noqa: E402
 from ua_parser import user_agent_parser  # noqa: E402
 
-from collector.enrich import (  # noqa: E402
+from enrichment import (  # noqa: E402
     Enrichers,
     RequestFacts,
     enrich_event,
     open_geo_reader,
     user_agent_block,
 )
-from collector.enrich import user_agent as ua_module  # noqa: E402
+from enrichment import user_agent as ua_module  # noqa: E402
 from tracker.contract import format_timestamp  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"

@@ -15,7 +15,7 @@ baselines are scored on exactly the same labelled snapshots, through the engine'
 The stream (``--source synthetic``, default) is :mod:`personalization.synthetic`: a hidden
 propensity, source, device, returning and carried cart set each session's purchase probability;
 browsing follows the fate with noise. ``--source simulator`` uses the demo shop's visitor model
-(:mod:`tracker.demo.simulator`) with the collector's enrichment applied in process.
+(:mod:`simulation.simulator`) with the collector's enrichment applied in process.
 """
 
 from __future__ import annotations
@@ -110,8 +110,8 @@ def synthetic_stream(visitors: int, seed: int) -> list[Observation]:
 
 def simulator_stream(visitors: int, seed: int) -> list[Observation]:
     """The demo's visitor model, enriched the way the collector would (same functions)."""
-    from collector.enrich import RequestFacts, enrich_event
-    from tracker.demo.simulator import SimConfig, simulate
+    from enrichment import RequestFacts, enrich_event
+    from simulation.simulator import SimConfig, simulate
 
     hours = visitors / 30.0
     config = SimConfig(seed=seed, minutes=hours * 60, visitors_per_hour=30.0,

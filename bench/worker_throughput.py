@@ -42,7 +42,7 @@ from personalization.recommend import ItemGraph  # noqa: E402
 from personalization.stores.embedded import EmbeddedStore  # noqa: E402
 from personalization.synthetic import generate  # noqa: E402
 from personalization.worker import Worker  # noqa: E402
-from tracker import kafka_embedded  # noqa: E402
+from embedded import kafka_broker  # noqa: E402
 from tracker.settings import Settings  # noqa: E402
 
 
@@ -133,10 +133,10 @@ def main() -> int:
     try:
         bootstrap = base.kafka.bootstrap
         if not bootstrap:
-            bootstrap = kafka_embedded.start(broker_settings)
+            bootstrap = kafka_broker.start(broker_settings)
             started_broker = True
         topic = f"bench.worker.{uuid.uuid4().hex[:8]}"
-        kafka_embedded.ensure_topics(bootstrap, [topic], partitions=3, replication=1)
+        kafka_broker.ensure_topics(bootstrap, [topic], partitions=3, replication=1)
         produce(bootstrap, topic, values, keys)
         print(f"{total} events from {args.visitors} visitors in topic {topic}; model "
               f"{args.model}; this process pinned to CPU {args.cpu} of {os.cpu_count()}; "
@@ -162,7 +162,7 @@ def main() -> int:
               f"{summary.get('roc_auc')}")
     finally:
         if started_broker:
-            kafka_embedded.stop(broker_settings)
+            kafka_broker.stop(broker_settings)
         shutil.rmtree(temp, ignore_errors=True)
     return 0
 

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from tracker import kafka_embedded
+from embedded import kafka_broker
 from tracker.settings import Settings
 
 CONFIG = Path(__file__).resolve().parent / "gunicorn.conf.py"
@@ -46,16 +46,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
               file=sys.stderr)
         return 2
     try:
-        bootstrap = kafka_embedded.ensure_kafka(settings)
-    except kafka_embedded.KafkaError as exc:
+        bootstrap = kafka_broker.ensure_kafka(settings)
+    except kafka_broker.KafkaError as exc:
         print(f"clickloop collector: {exc}", file=sys.stderr)
         return 2
     try:
-        kafka_embedded.ensure_topics(bootstrap, [settings.kafka.topic,
+        kafka_broker.ensure_topics(bootstrap, [settings.kafka.topic,
                                                  settings.kafka.dead_letter_topic],
                                      settings.kafka.partitions, settings.kafka.replication,
                                      timeout=10.0)
-    except kafka_embedded.KafkaError as exc:
+    except kafka_broker.KafkaError as exc:
         # an external cluster that is down right now: start anyway, the spool takes the events
         # and the replayer delivers them once Kafka answers (topics must exist by then)
         print(f"clickloop collector: warning: {exc}; starting anyway, events are spooled "

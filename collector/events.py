@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from collector.cors import allow, origin_allowed, own_origin, preflight
-from collector.enrich import anonymise_ip, client_ip
+from enrichment import anonymise_ip, client_ip
 from collector.identity import cookie_max_age, denial_reason, new_visitor_id, valid_visitor_id
 from collector.pipeline import BROWSER_SOURCES, BatchContext, Outcome, dead_letter, process_events
 from collector.pixel import PIXEL_GIF, pixel_event

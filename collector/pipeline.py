@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from collector.enrich import Enrichers, RequestFacts, enrich_event, host_of
+from enrichment import Enrichers, RequestFacts, enrich_event, host_of
 from collector.identity import cookieless_visitor_id
 from collector.sinks import Record
 from tracker.contract import ContractError, format_timestamp, validate_event

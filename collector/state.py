@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from collector.enrich import Enrichers, open_geo_reader
+from enrichment import Enrichers, open_geo_reader
 from collector.identity import DailySalt
 from collector.metrics import Metrics
 from collector.sinks import KafkaSink, Sink, Spool, SpoolingSink

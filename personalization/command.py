@@ -105,13 +105,13 @@ def _worker(settings: Settings) -> int:
                         "%(message)s", stream=sys.stderr)
     from personalization.stores import STORE_ERRORS, open_store
     from personalization.worker import Worker
-    from tracker import kafka_embedded
+    from embedded import kafka_broker
 
     try:
-        bootstrap = kafka_embedded.ensure_kafka(settings)
-        kafka_embedded.ensure_topics(bootstrap, [settings.kafka.topic], settings.kafka.partitions,
+        bootstrap = kafka_broker.ensure_kafka(settings)
+        kafka_broker.ensure_topics(bootstrap, [settings.kafka.topic], settings.kafka.partitions,
                                      settings.kafka.replication, timeout=30.0)
-    except kafka_embedded.KafkaError as exc:
+    except kafka_broker.KafkaError as exc:
         print(f"clickloop personalization: {exc}", file=sys.stderr)
         return 2
     store = open_store(settings)

@@ -7,7 +7,7 @@
 Other packages add a sub-report that is not a Spark report (say ``uplift``, from the
 personalization store) with one line in :data:`EXTRA_REPORTS`; its module defines
 ``add_arguments(parser)`` for that sub-report's own options and ``run(args, settings) -> int``,
-the same protocol as :data:`tracker.cli.COMMANDS`.
+the same protocol as :data:`clickloop.cli.COMMANDS`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Enrichment of parsed log requests with the collector's own functions, vectorised.
 
-The collector's enrichment (:mod:`collector.enrich`) is Python, so the log parser calls it
+The collector's enrichment (:mod:`enrichment`) is Python, so the log parser calls it
 through pandas UDFs (Arrow batches, not one Python call per Spark row) and only over what
 differs: the user-agent table is built over DISTINCT user agents and the address table over
 DISTINCT client addresses, then joined back; traffic source (UTM + referrer class) runs per
@@ -52,7 +52,7 @@ def user_agent_udf() -> Any:
 
     @F.pandas_udf(ua_type)  # type: ignore[call-overload]
     def enrich_user_agents(agents: pd.Series) -> pd.DataFrame:
-        from collector.enrich import user_agent_block
+        from enrichment import user_agent_block
 
         blocks = [(user_agent_block(a) if isinstance(a, str) else None) or {} for a in agents]
         return pd.DataFrame([[b.get(n) for n in names] for b in blocks], columns=names,
@@ -64,7 +64,7 @@ def user_agent_udf() -> Any:
 @cache
 def geo_reader(path: str | None) -> Any:
     """One GeoIP reader per Python worker process (workers are reused across tasks)."""
-    from collector.enrich import open_geo_reader
+    from enrichment import open_geo_reader
 
     return open_geo_reader(Path(path)) if path else None
 
@@ -77,7 +77,7 @@ def ip_udf(geoip_db: Path | None, ipv4_prefix: int, ipv6_prefix: int) -> Any:
 
     @F.pandas_udf(out_type)  # type: ignore[call-overload]
     def enrich_addresses(addresses: pd.Series) -> pd.DataFrame:
-        from collector.enrich import anonymise_ip, geo_block
+        from enrichment import anonymise_ip, geo_block
         from stream_jobs.log_enrichment import geo_reader
 
         reader = geo_reader(db)
@@ -97,7 +97,7 @@ def ip_udf(geoip_db: Path | None, ipv4_prefix: int, ipv6_prefix: int) -> Any:
 @lru_cache(maxsize=CACHE_SIZE)
 def traffic_source(url: str | None, referrer: str | None) -> tuple[Any, ...]:
     """(referrer_class, referrer_host, utm_source, …, utm_content) of a page view."""
-    from collector.enrich import host_of, referrer_class, utm_block
+    from enrichment import host_of, referrer_class, utm_block
 
     utm = utm_block(url) or {}
     return (referrer_class(url, referrer), host_of(referrer),

@@ -216,10 +216,10 @@ def options_from(args: argparse.Namespace, settings: Settings) -> StreamOptions:
     """Resolve command-line arguments against settings (arguments win)."""
     bootstrap = args.bootstrap
     if not bootstrap:
-        from tracker import kafka_embedded
+        from embedded import kafka_broker
 
         # the configured cluster, else the embedded broker (started if it is not running)
-        bootstrap = kafka_embedded.ensure_kafka(settings)
+        bootstrap = kafka_broker.ensure_kafka(settings)
     return StreamOptions(
         bootstrap=bootstrap,
         topic=args.topic or settings.kafka.topic,

@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from tracker.cli import COMMANDS
+from clickloop.cli import COMMANDS
 from tracker.settings import PROJECT_ROOT, describe
 
 COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8"))

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import user_agents
 
-from collector import enrich
-from collector.enrich import (
+import enrichment as enrich
+from enrichment import (
     Enrichers,
     RequestFacts,
     anonymise_ip,
@@ -25,7 +25,7 @@ from collector.enrich import (
     user_agent_block,
     utm_block,
 )
-from collector.enrich import user_agent as ua_module
+from enrichment import user_agent as ua_module
 from tracker.contract import validate_event
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -337,6 +337,6 @@ def test_enrich_event_does_not_mutate_its_input():
 @pytest.mark.parametrize("module", ["campaign", "event", "ip_address", "referrer", "timestamps",
                                     "user_agent"])
 def test_docstring_examples(module):
-    mod = __import__(f"collector.enrich.{module}", fromlist=["_"])
+    mod = __import__(f"enrichment.{module}", fromlist=["_"])
     failures, _ = doctest.testmod(mod)
     assert failures == 0

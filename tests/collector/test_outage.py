@@ -26,7 +26,7 @@ from tests.fixtures.collector import (
     read_topic,
     start_collector,
 )
-from tracker import kafka_embedded
+from embedded import kafka_broker
 from tracker.contract import new_event
 from tracker.settings import Settings
 
@@ -48,11 +48,11 @@ def reusable(port: int) -> bool:
 def broker(tmp_path_factory) -> Iterator[tuple[Settings, str]]:
     settings = dataclasses.replace(Settings.from_env({}),
                                    state_dir=tmp_path_factory.mktemp("outage-broker"))
-    bootstrap = kafka_embedded.start(settings)
+    bootstrap = kafka_broker.start(settings)
     try:
         yield settings, bootstrap
     finally:
-        kafka_embedded.stop(settings)
+        kafka_broker.stop(settings)
 
 
 class Load:
@@ -132,14 +132,14 @@ def test_every_acknowledged_event_survives_a_broker_crash(broker, tmp_path):
     small = collector_settings(tmp_path / "small", bootstrap, produce_timeout_s=2.0,
                                spool_max_mb=1)
     for s in (main, small):
-        kafka_embedded.ensure_topics(bootstrap, [s.kafka.topic, s.kafka.dead_letter_topic],
+        kafka_broker.ensure_topics(bootstrap, [s.kafka.topic, s.kafka.dead_letter_topic],
                                      partitions=3, replication=1)
     servers = [start_collector(main, workers=2), start_collector(small, workers=1)]
     server, tiny = servers
     try:
         with Load(server.url) as load:
             load.wait_for(1000)
-            os.kill(kafka_embedded.status(settings).pid, signal.SIGKILL)
+            os.kill(kafka_broker.status(settings).pid, signal.SIGKILL)
             at_kill = len(load.acked)
             load.wait_for(at_kill + 2000)  # acknowledged while the broker is dead: spooled
 
@@ -167,7 +167,7 @@ def test_every_acknowledged_event_survives_a_broker_crash(broker, tmp_path):
                 assert time.monotonic() < deadline, f"port {port} stayed busy"
                 time.sleep(0.5)
             # the broker comes back on its old port (TIME_WAIT does not push it elsewhere)
-            assert kafka_embedded.start(settings) == bootstrap
+            assert kafka_broker.start(settings) == bootstrap
             at_restart = len(load.acked)
             load.wait_for(at_restart + 1000)  # and it keeps going once Kafka is back
 

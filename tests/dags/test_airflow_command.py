@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shlex
 
-from tracker import cli
+from clickloop import cli
 from tracker.settings import PROJECT_ROOT
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from tracker.demo_command import plan_run, read_history, record_run, report_dates
+from demo.command import plan_run, read_history, record_run, report_dates
 from tracker.settings import Settings
 
 NOW = datetime(2026, 11, 23, 12, 0, 30, 123456, tzinfo=UTC)

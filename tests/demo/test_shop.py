@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tracker.demo import catalogue
-from tracker.demo.shop import create_app, serve
-from tracker.demo.simulator import SimConfig, simulate
+from simulation import catalogue
+from demo.shop import create_app, serve
+from simulation.simulator import SimConfig, simulate
 from tracker.settings import Settings
 
 COLLECTOR = "http://collector.test:8000"
@@ -302,7 +302,7 @@ def test_serve_runs_the_shop_on_a_port(tmp_path) -> None:
 
 
 def test_shop_command_refuses_a_bad_port(capsys) -> None:
-    from tracker.cli import main
+    from clickloop.cli import main
 
     assert main(["shop", "--port", "70000"]) == 2
     assert "70000 is not a TCP port" in capsys.readouterr().err

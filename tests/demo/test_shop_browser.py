@@ -16,9 +16,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.fixtures.collector import free_port
-from tracker.demo import catalogue
-from tracker.demo.shop import create_app, serve
-from tracker.demo.simulator import SimConfig, simulate
+from simulation import catalogue
+from demo.shop import create_app, serve
+from simulation.simulator import SimConfig, simulate
 from tracker.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]

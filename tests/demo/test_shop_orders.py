@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.fixtures.collector import read_topic
-from tracker.demo.shop import close_tracker, create_app
+from demo.shop import close_tracker, create_app
 from tracker.settings import Settings
 
 pytestmark = pytest.mark.kafka

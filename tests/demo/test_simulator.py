@@ -23,8 +23,8 @@ from tracker.contract import (
     parse_timestamp,
     validate_event,
 )
-from tracker.demo import devices
-from tracker.demo.simulator import (
+from simulation import devices
+from simulation.simulator import (
     SESSION_GAP,
     Decision,
     DecisionRequest,
@@ -33,7 +33,7 @@ from tracker.demo.simulator import (
     Simulation,
     simulate,
 )
-from tracker.demo.variants import DEMO_HERO_RESPONSE, LogisticVariantResponse
+from simulation.variants import DEMO_HERO_RESPONSE, LogisticVariantResponse
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 

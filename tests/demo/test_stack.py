@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tracker.demo.stack import Service, Stack
+from demo.stack import Service, Stack
 from tracker.settings import PROJECT_ROOT, Settings
 
 
@@ -51,7 +51,7 @@ def test_stop_goes_on_when_stdout_is_a_broken_pipe(tmp_path: Path) -> None:
 
 def test_say_falls_silent_once_the_pipe_is_broken() -> None:
     script = ("import sys, time\n"
-              "from tracker.demo_command import say\n"
+              "from demo.command import say\n"
               "time.sleep(1.0)\n"  # the reader is gone by now
               "say('Stopping'); say('  stopped collector (exit code 0)')\n"
               "print('went on', file=sys.stderr)\n")

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from tests.fixtures.collector import read_topic
-from tracker.cli import main
+from clickloop.cli import main
 from tracker.contract import parse_timestamp
-from tracker.demo.simulator import Request, SimConfig, Simulation
-from tracker.demo.traffic import Traffic, TrafficConfig, pixel_params
+from simulation.simulator import Request, SimConfig, Simulation
+from demo.traffic import Traffic, TrafficConfig, pixel_params
 from tracker.settings import Settings
 
 pytestmark = pytest.mark.kafka

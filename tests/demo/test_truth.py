@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tracker.contract import format_timestamp
-from tracker.demo import catalogue
-from tracker.demo.simulator import Request, SimConfig, Visit, Visitor
-from tracker.demo.truth import GroundTruth
+from simulation import catalogue
+from simulation.simulator import Request, SimConfig, Visit, Visitor
+from simulation.truth import GroundTruth
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SHOP = "http://shop.test"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fixtures.collector import free_port
-from tracker.demo.stack import Endpoints, Stack
+from demo.stack import Endpoints, Stack
 from tracker.settings import Settings
 
 

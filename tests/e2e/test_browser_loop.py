@@ -31,9 +31,9 @@ from tests.e2e.pipeline import (
     start_stack,
     topic_events,
 )
-from tracker.demo.batch import run_batch
-from tracker.demo.progress import Watcher
-from tracker.demo.stack import Stack
+from demo.batch import run_batch
+from demo.progress import Watcher
+from demo.stack import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka, pytest.mark.spark,
               pytest.mark.timeout(1800)]

@@ -33,7 +33,7 @@ import requests
 
 from tests.e2e import expected as X
 from tests.e2e.pipeline import lake_events, parquet_rows, progress, report_csv
-from tracker import kafka_embedded
+from embedded import kafka_broker
 from tracker.settings import PREFIX, PROJECT_ROOT, Settings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.spark, pytest.mark.timeout(2400)]
@@ -109,7 +109,7 @@ def test_the_main_command_gets_a_new_user_to_the_shop_and_the_reports(demo_run) 
     # nothing is left running: not the shop, not the embedded broker it started
     with pytest.raises(requests.ConnectionError):
         requests.get(shop.group(1), timeout=5)
-    assert not kafka_embedded.status(demo_run.settings).running
+    assert not kafka_broker.status(demo_run.settings).running
 
 
 def test_reports_equal_the_simulated_truth(demo_run) -> None:

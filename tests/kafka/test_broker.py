@@ -8,7 +8,7 @@ import pytest
 from kafka import KafkaConsumer
 
 from tests.kafka.events import consume_all, page_views, produce
-from tracker import kafka_embedded
+from embedded import kafka_broker
 
 pytestmark = pytest.mark.kafka
 
@@ -36,8 +36,8 @@ def test_topic_fixture_has_three_partitions(kafka_broker: str, kafka_topic: str)
 def test_ensure_topics_creates_only_what_is_missing(kafka_broker: str, kafka_topic: str) -> None:
     fresh = f"test.ensure.{uuid.uuid4().hex[:8]}"
 
-    first = kafka_embedded.ensure_topics(kafka_broker, [kafka_topic, fresh], 2, 1)
-    second = kafka_embedded.ensure_topics(kafka_broker, [kafka_topic, fresh], 2, 1)
+    first = kafka_broker.ensure_topics(kafka_broker, [kafka_topic, fresh], 2, 1)
+    second = kafka_broker.ensure_topics(kafka_broker, [kafka_topic, fresh], 2, 1)
 
     assert first == [fresh]
     assert second == []
@@ -51,5 +51,5 @@ def test_ensure_topics_creates_only_what_is_missing(kafka_broker: str, kafka_top
 
 def test_configured_bootstrap_starts_nothing(settings, tmp_path) -> None:
     # the `settings` fixture names the run's broker: ensure_kafka must hand it back as is
-    assert kafka_embedded.ensure_kafka(settings) == settings.kafka.bootstrap
+    assert kafka_broker.ensure_kafka(settings) == settings.kafka.bootstrap
     assert not (settings.state_dir / "kafka").exists()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyspark
 
-from tracker import kafka_embedded
+from embedded import kafka_broker
 from tracker.settings import Settings
 
 PYSPARK_JARS = Path(pyspark.__file__).parent / "jars"
@@ -19,7 +19,7 @@ def _artifact(jar: str) -> str:
 
 
 def test_spark_kafka_jars_are_the_connector_and_its_missing_dependencies() -> None:
-    folder = kafka_embedded.ensure_jars(Settings.from_env(), ["spark-kafka"])["spark-kafka"]
+    folder = kafka_broker.ensure_jars(Settings.from_env(), ["spark-kafka"])["spark-kafka"]
 
     jars = {p.name for p in folder.glob("*.jar")}
 
@@ -35,7 +35,7 @@ def test_spark_kafka_jars_are_the_connector_and_its_missing_dependencies() -> No
 
 
 def test_broker_jars_hold_kafka_and_a_log_binding() -> None:
-    folder = kafka_embedded.ensure_jars(Settings.from_env(), ["kafka"])["kafka"]
+    folder = kafka_broker.ensure_jars(Settings.from_env(), ["kafka"])["kafka"]
 
     jars = {p.name for p in folder.glob("*.jar")}
 

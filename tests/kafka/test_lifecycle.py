@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.kafka.events import consume_all, page_views, produce
-from tracker import kafka_embedded
-from tracker.cli import main
+from embedded import kafka_broker
+from clickloop.cli import main
 from tracker.settings import Settings
 
 pytestmark = pytest.mark.kafka
@@ -30,7 +30,7 @@ def embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     monkeypatch.delenv("CLICKLOOP_KAFKA_BOOTSTRAP", raising=False)
     settings = Settings.from_env()
     yield settings
-    kafka_embedded.stop(settings)  # whatever a test started, even when it failed midway
+    kafka_broker.stop(settings)  # whatever a test started, even when it failed midway
 
 
 def test_restart_on_same_state_dir_keeps_events_and_port(
@@ -43,7 +43,7 @@ def test_restart_on_same_state_dir_keeps_events_and_port(
     assert capsys.readouterr().out.strip() == bootstrap
     assert main(["kafka", "start"]) == 0, "a second start reuses the running broker"
     assert capsys.readouterr().out.strip() == bootstrap
-    kafka_embedded.ensure_topics(bootstrap, ["restart.events"], 3, 1)
+    kafka_broker.ensure_topics(bootstrap, ["restart.events"], 3, 1)
     sent = page_views(200)
     produce(bootstrap, "restart.events", sent)
 
@@ -61,7 +61,7 @@ def test_restart_on_same_state_dir_keeps_events_and_port(
 def test_start_with_other_port_while_running_is_refused(
     embedded: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    bootstrap = kafka_embedded.start(embedded)
+    bootstrap = kafka_broker.start(embedded)
     port = int(bootstrap.rsplit(":", 1)[1])
     other = port + 1 if port < 65535 else port - 1
 
@@ -70,13 +70,13 @@ def test_start_with_other_port_while_running_is_refused(
     err = capsys.readouterr().err
     assert f"already runs on {bootstrap}, not on port {other}" in err
     # a broker that dies while starting is reported with its own words, not a Java trace dump
-    kafka_embedded.stop(embedded)
+    kafka_broker.stop(embedded)
     tiny_heap = dataclasses.replace(embedded, kafka=dataclasses.replace(embedded.kafka,
                                                                         heap="1k"))
-    with pytest.raises(kafka_embedded.KafkaError, match="exited with code 1 while starting") as exc:
-        kafka_embedded.start(tiny_heap)
+    with pytest.raises(kafka_broker.KafkaError, match="exited with code 1 while starting") as exc:
+        kafka_broker.start(tiny_heap)
     assert "Too small maximum heap" in str(exc.value)
-    assert not kafka_embedded.status(embedded).running
+    assert not kafka_broker.status(embedded).running
 
 
 def test_taken_port_is_refused_with_a_clear_message(
@@ -92,7 +92,7 @@ def test_taken_port_is_refused_with_a_clear_message(
     err = capsys.readouterr().err
     assert f"port {port} on 127.0.0.1 is already in use" in err
     assert "Traceback" not in err and "Exception" not in err
-    assert not kafka_embedded.status(embedded).running
+    assert not kafka_broker.status(embedded).running
 
 
 CLUSTER_A = "MkU3OEVBNTcwNTJENDM2Qg"
@@ -122,12 +122,12 @@ def test_broken_state_dir_is_refused(
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
 
-    with pytest.raises(kafka_embedded.KafkaError, match="broken Kafka state dir") as exc:
-        kafka_embedded.start(embedded)
+    with pytest.raises(kafka_broker.KafkaError, match="broken Kafka state dir") as exc:
+        kafka_broker.start(embedded)
 
     assert re.search(message, str(exc.value))
     assert f"delete {root}" in str(exc.value)
-    assert not kafka_embedded.status(embedded).running
+    assert not kafka_broker.status(embedded).running
 
 
 def _path_with_only(tmp_path: Path, *commands: str) -> str:
@@ -167,8 +167,8 @@ def test_missing_maven_is_named_when_jars_must_be_fetched(
     empty_jars = dataclasses.replace(embedded, jars_dir=tmp_path / "jars")
     monkeypatch.setenv("PATH", _path_with_only(tmp_path, "java"))
 
-    with pytest.raises(kafka_embedded.MissingPrerequisite) as exc:
-        kafka_embedded.ensure_jars(empty_jars)
+    with pytest.raises(kafka_broker.MissingPrerequisite) as exc:
+        kafka_broker.ensure_jars(empty_jars)
 
     assert "mvn not found on PATH" in str(exc.value)
     assert "apt-get install maven" in str(exc.value)
@@ -177,10 +177,10 @@ def test_missing_maven_is_named_when_jars_must_be_fetched(
 def test_jars_already_fetched_need_no_maven(
     embedded: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fetched = kafka_embedded.ensure_jars(embedded)  # with Maven, if not done yet
+    fetched = kafka_broker.ensure_jars(embedded)  # with Maven, if not done yet
     monkeypatch.setenv("PATH", _path_with_only(tmp_path, "java"))
 
-    assert kafka_embedded.ensure_jars(embedded) == fetched
+    assert kafka_broker.ensure_jars(embedded) == fetched
 
 
 def test_status_of_a_never_started_broker(

@@ -36,7 +36,7 @@ def story() -> list[dict]:
 
 
 def start_api(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "tracker.cli", "personalization", "api",
+    command = [sys.executable, "-m", "clickloop.cli", "personalization", "api",
                "--bind", f"127.0.0.1:{port}", "--workers", "1"]
     with open(log, "wb") as out:
         return subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=out,

@@ -29,7 +29,7 @@ from personalization.stores.embedded import EmbeddedStore
 from personalization.worker import Worker
 from tests.personalization.builders import SHOP, add, buy, epoch, event, shown, view
 from tests.personalization.helpers import ORIGIN, api_settings, seed
-from tracker.cli import main
+from clickloop.cli import main
 
 RULES_YAML = """\
 version: 1

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker.cli import main
+from clickloop.cli import main
 
 
 def test_check_rules_lists_the_slots_of_a_good_file(capsys: pytest.CaptureFixture[str]) -> None:

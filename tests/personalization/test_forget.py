@@ -34,7 +34,7 @@ from tests.personalization.test_stitching import (
     laptop_bob,
     phone,
 )
-from tracker import cli
+from clickloop import cli
 from tracker.erasure import AuditLog, SuppressionList
 
 pytestmark = pytest.mark.redis

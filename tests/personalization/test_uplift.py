@@ -11,7 +11,7 @@ from personalization.stores.embedded import EmbeddedStore
 from personalization.uplift import exposed_rows, format_report, uplift
 from tests.personalization.builders import buy, epoch, event, shown
 from tests.personalization.helpers import seed
-from tracker.cli import main
+from clickloop.cli import main
 
 
 def rows(arm: str, visitors: int, converted: int, revenue_each: float) -> list:

@@ -211,7 +211,7 @@ def test_a_killed_worker_resumes_from_its_checkpoint(kafka_broker: str, kafka_to
                             checkpoint_seconds=0.5, worker_instance_id="worker-1")
     group = settings.personalization.consumer_group
     env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(PROJECT_ROOT)}
-    command = [sys.executable, "-m", "tracker.cli", "personalization", "worker"]
+    command = [sys.executable, "-m", "clickloop.cli", "personalization", "worker"]
     log = tmp_path / "worker.log"
     store = EmbeddedStore(settings.state_dir / "personalization")
 

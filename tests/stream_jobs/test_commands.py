@@ -11,7 +11,7 @@ from stream_jobs import command_logs, command_report
 from stream_jobs import parse_logs as parse_logs_job
 from stream_jobs import reports as reports_job
 from stream_jobs import sessionize as sessionize_job
-from tracker import cli
+from clickloop import cli
 
 LINES = [
     '81.2.69.142 - - [09/Mar/2024:10:00:00 +0000] "GET /index.html HTTP/1.1" 200 5 "-" '

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from collector.enrich import user_agent_block
+from enrichment import user_agent_block
 from stream_jobs.lake import LakePaths
 from stream_jobs.log_formats import UnknownFormat, detect_format
 from stream_jobs.log_parsing import LOG_NAMESPACE, LogRules, uuid5_column

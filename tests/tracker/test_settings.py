@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tracker.settings import Settings, SettingsError
-from tracker.settings_command import README, readme_with_table
+from clickloop.settings_command import README, readme_with_table
 
 
 def test_defaults() -> None:

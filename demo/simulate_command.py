@@ -14,8 +14,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tracker.demo.simulator import SimConfig, Simulation
-from tracker.demo.traffic import Traffic, TrafficConfig, TrafficStats
+from simulation.simulator import SimConfig, Simulation
+from demo.traffic import Traffic, TrafficConfig, TrafficStats
 from tracker.settings import Settings
 
 

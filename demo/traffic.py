@@ -46,7 +46,7 @@ from requests.cookies import RequestsCookieJar
 
 from tracker.client import Tracker
 from tracker.contract import encode_batch, format_timestamp
-from tracker.demo.simulator import Decision, DecisionRequest, Request, Simulation, Visitor
+from simulation.simulator import Decision, DecisionRequest, Request, Simulation, Visitor
 
 JS_CONTENT_TYPE = "text/plain;charset=UTF-8"  # what fetch/sendBeacon send for a string body
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tracker import provision
+from embedded import provision
 from tracker.settings import Settings
 
 

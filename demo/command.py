@@ -1,12 +1,12 @@
 """``clickloop demo``: the README's main command — the whole loop on this machine.
 
 1. provision what the lock file cannot carry (Kafka and Spark-Kafka jars, the snippet build);
-2. start the stack (:mod:`tracker.demo.stack`): Kafka, the collector, the personalization API
+2. start the stack (:mod:`demo.stack`): Kafka, the collector, the personalization API
    and worker, the streaming Spark job and the demo shop;
-3. send simulated shop traffic through the collector (:mod:`tracker.demo.simulator`, asking the
+3. send simulated shop traffic through the collector (:mod:`simulation.simulator`, asking the
    decision API for every slot as the snippet does) while showing how far the pipeline has got;
 4. wait until the lake job and the worker have read everything, then sessionize and build the
-   reports over the simulated dates of every run on the state dir (:mod:`tracker.demo.batch`);
+   reports over the simulated dates of every run on the state dir (:mod:`demo.batch`);
 5. print the shop's URL, the reports, the intent model's progressive AUC and a short table;
    then keep serving until Ctrl-C (interactive runs) or stop.
 
@@ -211,8 +211,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings, keep_running: bool) -> int:
-    from tracker import kafka_embedded, provision
-    from tracker.demo.stack import Stack, StackError
+    from embedded import kafka_broker, provision
+    from demo.stack import Stack, StackError
 
     logs = Path(settings.state_dir) / "demo" / "logs"
     say("Clickloop demo: preparing (jars, snippet)")
@@ -228,7 +228,7 @@ def _run(args: argparse.Namespace, settings: Settings, keep_running: bool) -> in
     try:
         try:
             stack.start()
-        except (StackError, kafka_embedded.KafkaError) as exc:
+        except (StackError, kafka_broker.KafkaError) as exc:
             print(f"clickloop demo: {exc}", file=sys.stderr)
             return 2
         assert stack.endpoints is not None
@@ -251,8 +251,8 @@ def _run(args: argparse.Namespace, settings: Settings, keep_running: bool) -> in
 
 def _loop(args: argparse.Namespace, settings: Settings, stack: Any) -> int:
     """Traffic, catch-up, batch, summary; 0 when everything worked, 1 when a part did not."""
-    from tracker.demo.batch import BatchError, run_batch
-    from tracker.demo.progress import Watcher, model_summary
+    from demo.batch import BatchError, run_batch
+    from demo.progress import Watcher, model_summary
 
     endpoints = stack.endpoints
     child = stack.child_settings
@@ -295,7 +295,7 @@ def _loop(args: argparse.Namespace, settings: Settings, stack: Any) -> int:
         problems += 1
         say(f"  {exc}")
 
-    from tracker.demo import overview
+    from demo import overview
 
     say("\n" + "=" * 78)
     say(f"Shop:        {endpoints.shop_url}")
@@ -321,8 +321,8 @@ def _loop(args: argparse.Namespace, settings: Settings, stack: Any) -> int:
 def _traffic(args: argparse.Namespace, settings: Settings, stack: Any, plan: RunPlan,
              watcher: Any) -> int:
     """Send the simulated traffic; record the run; the number of problems (0 or 1)."""
-    from tracker.demo.simulator import SimConfig, Simulation
-    from tracker.demo.traffic import Traffic, TrafficConfig
+    from simulation.simulator import SimConfig, Simulation
+    from demo.traffic import Traffic, TrafficConfig
 
     endpoints = stack.endpoints
     config = SimConfig(seed=plan.seed, start=plan.start, minutes=plan.minutes,

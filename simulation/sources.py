@@ -13,8 +13,8 @@ import random
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from tracker.demo import catalogue
-from tracker.demo.devices import weighted
+from simulation import catalogue
+from simulation.devices import weighted
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracker.provision import ProvisionError
+from embedded.provision import ProvisionError
 from tracker.settings import Settings
 
-POM = Path(__file__).resolve().parent / "jars" / "pom.xml"
+POM = Path(__file__).resolve().parent / "pom.xml"
 JAR_PROFILES = ("kafka", "spark-kafka")  # pom profile = sub-directory of jars_dir
 NODE_ID = 1
 HOST = "127.0.0.1"
@@ -409,7 +409,7 @@ def _write_config(paths: _Paths, settings: Settings, broker: int, controller: in
         "log.retention.hours": 168,
     }
     paths.config.write_text(
-        "# written by tracker/kafka_embedded.py on every start; edits are overwritten\n"
+        "# written by tracker/kafka_broker.py on every start; edits are overwritten\n"
         + "".join(f"{key}={value}\n" for key, value in config.items()),
         encoding="utf-8",
     )

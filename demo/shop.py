@@ -45,7 +45,7 @@ from flask import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from tracker.demo import catalogue
+from simulation import catalogue
 from tracker.settings import Settings
 
 SendEvent = Callable[[dict[str, Any]], None]

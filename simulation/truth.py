@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 from tracker.contract import format_timestamp
 
 if TYPE_CHECKING:  # the simulator imports this module; types only, no import cycle at runtime
-    from tracker.demo.simulator import Decision, Request, SimConfig, Visit
+    from simulation.simulator import Decision, Request, SimConfig, Visit
 
 # The default funnel: each step counts visits that did the steps before it, in this order.
 FUNNEL = ("page_view", "product_view", "add_to_cart", "begin_checkout", "purchase")

@@ -2,8 +2,8 @@
 
 Pure: nothing here touches the network or the clock (the start time is an input).
 :func:`simulate` returns every request a population of visitors would make to the collector,
-in simulated-time order, plus the :class:`~tracker.demo.truth.GroundTruth` of what each visitor
-did; :mod:`tracker.demo.traffic` sends those requests over HTTP.
+in simulated-time order, plus the :class:`~simulation.truth.GroundTruth` of what each visitor
+did; :mod:`demo.traffic` sends those requests over HTTP.
 
 The model, in one paragraph: visitors arrive as a Poisson process whose rate follows the hour
 of the day. Each has a device and browser, a place, a latent propensity to buy, maybe an account
@@ -23,7 +23,7 @@ not depend on how the scheduler interleaves the others, and the same seed gives 
 Personalization hook: when the caller passes ``decide`` (a function from a
 :class:`DecisionRequest` to a :class:`Decision`), every JS page load asks it for each configured
 slot, as the snippet asks the decision API, and the page sends ``personalization_shown``. With a
-:class:`~tracker.demo.variants.VariantResponse`, the first decision of a visit fixes the visit's
+:class:`~simulation.variants.VariantResponse`, the first decision of a visit fixes the visit's
 outcome: it converts with the probability the response gives for the variant shown, and the rest
 of the visit is walked consistently with that outcome.
 """
@@ -42,10 +42,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tracker.contract import format_timestamp
-from tracker.demo import catalogue, devices
-from tracker.demo.sources import pick_source
-from tracker.demo.truth import GroundTruth
-from tracker.demo.variants import VariantResponse
+from simulation import catalogue, devices
+from simulation.sources import pick_source
+from simulation.truth import GroundTruth
+from simulation.variants import VariantResponse
 
 SESSION_GAP = timedelta(minutes=30)
 MIN_RETURN_GAP = timedelta(minutes=31)  # strictly more than a session gap, always

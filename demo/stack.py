@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tracker import kafka_embedded
+from embedded import kafka_broker
 from tracker.settings import PREFIX, PROJECT_ROOT, Settings
 
 Say = Callable[[str], None]
@@ -272,7 +272,7 @@ class Stack:
         settings = self.settings
         self.endpoints = endpoints = self.endpoints or choose_endpoints(settings)
         self.bootstrap = self._kafka()
-        kafka_embedded.ensure_topics(self.bootstrap, [settings.kafka.topic,
+        kafka_broker.ensure_topics(self.bootstrap, [settings.kafka.topic,
                                                       settings.kafka.dead_letter_topic],
                                      settings.kafka.partitions, settings.kafka.replication)
         self.api_token = settings.personalization.api_token or secrets.token_urlsafe(24)
@@ -281,7 +281,7 @@ class Stack:
         env.update(settings_env(child))
         env.update(self.overrides)
         env.setdefault("PYTHONUNBUFFERED", "1")
-        cli = [sys.executable, "-m", "tracker.cli"]
+        cli = [sys.executable, "-m", "clickloop.cli"]
         host = endpoints.host
         self.services = [
             Service("collector", [*cli, "collector", "--host", host, "--port",
@@ -313,8 +313,8 @@ class Stack:
             self.say(f"  kafka                    {settings.kafka.bootstrap} (configured)")
             return settings.kafka.bootstrap
         # marked before starting it: interrupted right after, stop() still stops it
-        self.started_kafka = not kafka_embedded.status(settings).running
-        bootstrap = kafka_embedded.ensure_kafka(settings)
+        self.started_kafka = not kafka_broker.status(settings).running
+        bootstrap = kafka_broker.ensure_kafka(settings)
         state = "started" if self.started_kafka else "already running"
         self.say(f"  kafka                    {bootstrap} (embedded, {state}; "
                  f"{Path(settings.state_dir) / 'kafka'})")
@@ -348,7 +348,7 @@ class Stack:
         )
 
     def _start_shop(self, child: Settings) -> None:
-        from tracker.demo.shop import create_app, serve
+        from demo.shop import create_app, serve
 
         endpoints = self.endpoints
         assert endpoints is not None
@@ -385,7 +385,7 @@ class Stack:
         self.services = []
         if self.started_kafka:
             self.started_kafka = False
-            kafka_embedded.stop(self.settings)
+            kafka_broker.stop(self.settings)
             self._tell("  stopped kafka")
 
     def _tell(self, message: str) -> None:

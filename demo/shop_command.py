@@ -11,7 +11,7 @@ import argparse
 import sys
 import threading
 
-from tracker.demo.shop import create_app, serve
+from demo.shop import create_app, serve
 from tracker.settings import Settings
 
 

@@ -11,7 +11,7 @@ import argparse
 import subprocess
 import sys
 
-from tracker import provision
+from embedded import provision
 from tracker.settings import PROJECT_ROOT, Settings
 
 

@@ -38,9 +38,9 @@ def say(message: str) -> None:
 
 def ensure_jars(settings: Settings) -> None:
     """Kafka broker jars and Spark's Kafka connector jars under ``settings.jars_dir``."""
-    from tracker import kafka_embedded
+    from embedded import kafka_broker
 
-    kafka_embedded.ensure_jars(settings)
+    kafka_broker.ensure_jars(settings)
 
 
 def ensure_snippet() -> Path:

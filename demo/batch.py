@@ -1,6 +1,6 @@
 """The demo's batch step: authoritative sessions, then every report, in one Spark session.
 
-``python -m tracker.demo.batch --start 2026-11-22 --end 2026-11-23`` runs
+``python -m demo.batch --start 2026-11-22 --end 2026-11-23`` runs
 :func:`stream_jobs.sessionize.run` and :func:`stream_jobs.reports.run` (all reports, the
 packaged funnels) over the same dates with one SparkSession, which saves a JVM start over
 running ``python -m stream_jobs.sessionize`` and ``python -m stream_jobs.reports`` one after
@@ -34,7 +34,7 @@ def run_batch(start: date, end: date, *, env: Mapping[str, str], log_path: Path,
               reports: Sequence[str] = (), timeout: float = 1800.0) -> dict[str, Any]:
     """Run this module as a child process with ``env``; its JSON summary. ``reports``: only
     these (default: all)."""
-    command = [sys.executable, "-m", "tracker.demo.batch", "--start", start.isoformat(),
+    command = [sys.executable, "-m", "demo.batch", "--start", start.isoformat(),
                "--end", end.isoformat(), *[a for name in reports for a in ("--report", name)]]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from stream_jobs.reporting.registry import REPORTS
     from stream_jobs.spark_session import build_spark, launched_by_spark_submit
 
-    parser = argparse.ArgumentParser(prog="tracker.demo.batch",
+    parser = argparse.ArgumentParser(prog="demo.batch",
                                      description="Sessionize and build every report for a date "
                                      "range, in one Spark session.")
     parser.add_argument("--start", type=date.fromisoformat, required=True)
@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="build only this report (repeatable; default: all)")
     args = parser.parse_args(argv)
     if args.end < args.start:
-        print(f"tracker.demo.batch: --end {args.end} is before --start {args.start}",
+        print(f"demo.batch: --end {args.end} is before --start {args.start}",
               file=sys.stderr)
         return 2
     settings = Settings.from_env()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tracker import kafka_embedded
+from embedded import kafka_broker
 from tracker.settings import Settings
 
 NOT_RUNNING = 3
@@ -39,17 +39,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return _external(args.action, external)
     if args.action == "start":
         try:
-            bootstrap = kafka_embedded.start(settings, port=args.port, timeout=args.timeout)
-        except kafka_embedded.KafkaError as exc:
+            bootstrap = kafka_broker.start(settings, port=args.port, timeout=args.timeout)
+        except kafka_broker.KafkaError as exc:
             _say(str(exc))
             return 2
         print(bootstrap)
         return 0
     if args.action == "stop":
-        stopped = kafka_embedded.stop(settings, timeout=args.timeout)
+        stopped = kafka_broker.stop(settings, timeout=args.timeout)
         _say("stopped" if stopped else "not running")
         return 0
-    state = kafka_embedded.status(settings)
+    state = kafka_broker.status(settings)
     if not state.running:
         _say(f"not running (state dir {state.state_dir})")
         return NOT_RUNNING
@@ -64,7 +64,7 @@ def _external(action: str, bootstrap: str) -> int:
         _say(f"using the configured cluster {bootstrap} (CLICKLOOP_KAFKA_BOOTSTRAP); "
              "nothing to stop")
         return 0
-    if not kafka_embedded.is_reachable(bootstrap):
+    if not kafka_broker.is_reachable(bootstrap):
         _say(f"the configured cluster {bootstrap} (CLICKLOOP_KAFKA_BOOTSTRAP) does not answer")
         return 2 if action == "start" else NOT_RUNNING
     _say(f"using the configured cluster {bootstrap} (CLICKLOOP_KAFKA_BOOTSTRAP)")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from collector.enrich.campaign import utm_block
-from collector.enrich.geo import GeoReader, geo_block
-from collector.enrich.ip_address import anonymise_ip
-from collector.enrich.referrer import host_of, referrer_class
-from collector.enrich.timestamps import derived_timestamp
-from collector.enrich.user_agent import user_agent_block
+from enrichment.campaign import utm_block
+from enrichment.geo import GeoReader, geo_block
+from enrichment.ip_address import anonymise_ip
+from enrichment.referrer import host_of, referrer_class
+from enrichment.timestamps import derived_timestamp
+from enrichment.user_agent import user_agent_block
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Enrichment: pure functions that turn what a request tells us into the ``enrichment`` block.
+"""Enrichment: pure functions that turn a request or a log line into the ``enrichment`` block.
 
 Shared by the collector and the Spark log parser (``stream_jobs``), so each takes plain strings
 and returns a plain dict or string, reads no settings and does no I/O beyond an already open
@@ -27,13 +27,13 @@ returns a copy of a valid event with its ``enrichment`` block written (any sent 
 A log parser passes ``RequestFacts(collector_ts=<log time>, source="log", ip=..., user_agent=...)``.
 """
 
-from collector.enrich.campaign import utm_block
-from collector.enrich.event import Enrichers, RequestFacts, enrich_event
-from collector.enrich.geo import geo_block, open_geo_reader
-from collector.enrich.ip_address import anonymise_ip, client_ip
-from collector.enrich.referrer import host_of, referrer_class
-from collector.enrich.timestamps import derived_timestamp
-from collector.enrich.user_agent import parse, user_agent_block
+from enrichment.campaign import utm_block
+from enrichment.event import Enrichers, RequestFacts, enrich_event
+from enrichment.geo import geo_block, open_geo_reader
+from enrichment.ip_address import anonymise_ip, client_ip
+from enrichment.referrer import host_of, referrer_class
+from enrichment.timestamps import derived_timestamp
+from enrichment.user_agent import parse, user_agent_block
 
 __all__ = [
     "Enrichers",

@@ -16,12 +16,12 @@ from tracker.settings import Settings, SettingsError
 
 # subcommand -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("tracker.demo_command", "run the whole loop on this machine (the main command)"),
-    "kafka": ("tracker.kafka_command", "start, stop or inspect the embedded Kafka broker"),
-    "contract": ("tracker.contract_command", "print the event JSON Schema, validate events"),
-    "setup": ("tracker.setup_command", "install jars, npm packages and system packages only"),
-    "settings": ("tracker.settings_command", "list every CLICKLOOP_* setting and its default"),
-    "test": ("tracker.test_command", "install what the tests need and run the whole suite"),
+    "demo": ("demo.command", "run the whole loop on this machine (the main command)"),
+    "kafka": ("embedded.kafka_command", "start, stop or inspect the embedded Kafka broker"),
+    "contract": ("tracker.contract.command", "print the event JSON Schema, validate events"),
+    "setup": ("embedded.setup_command", "install jars, npm packages and system packages only"),
+    "settings": ("clickloop.settings_command", "list every CLICKLOOP_* setting and its default"),
+    "test": ("clickloop.test_command", "install what the tests need and run the whole suite"),
     "collector": ("collector.command", "run the event collector (Flask under gunicorn)"),
     "personalization": ("personalization.command", "run the personalization worker or the "
                         "decision API; check a rules file"),
@@ -31,9 +31,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "personalization vs holdout"),
     "airflow": ("stream_jobs.airflow_command", "run the log pipeline's DAGs with Airflow"),
     "logs": ("stream_jobs.command_logs", "parse web server access logs into the event lake"),
-    "simulate": ("tracker.demo.simulate_command", "send seeded shop traffic through the "
+    "simulate": ("demo.simulate_command", "send seeded shop traffic through the "
                  "collector and write its ground truth"),
-    "shop": ("tracker.demo.shop_command", "serve the demo shop (embeds the snippet)"),
+    "shop": ("demo.shop_command", "serve the demo shop (embeds the snippet)"),
 }
 
 

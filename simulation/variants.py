@@ -7,7 +7,7 @@ purchase after seeing each variant. The simulator draws the visit's outcome from
 of the variant the decision API actually chose, and records every variant's probability next to
 the choice, so regret is exact:  ``regret = max_v p_v(context) - p_chosen(context)``.
 
-Contexts are plain dicts (see :func:`tracker.demo.simulator.decision_context`) so a test can also
+Contexts are plain dicts (see :func:`simulation.simulator.decision_context`) so a test can also
 call :meth:`VariantResponse.probabilities` directly.
 """
 

@@ -24,7 +24,7 @@ import re
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from collector.enrich.campaign import has_paid_click_id, query_params
+from enrichment.campaign import has_paid_click_id, query_params
 
 PAID_MEDIA = frozenset({"cpc", "ppc", "cpm", "cpv", "cpa", "display", "banner", "retargeting"})
 EMAIL_MEDIA = frozenset({"email", "e-mail", "e_mail", "newsletter"})
