@@ -1,6 +1,6 @@
 """Which bandit policy a slot should use by default: regret on the seeded ground-truth shop.
 
-Runs :func:`personalization.bandit.simulation.simulate` (real decisions, real engine, rewards
+Runs :func:`simulation.bandit_exam.simulate` (real decisions, real engine, rewards
 delayed to the end of the session, statistics republished every 100 visitors) for each policy
 and seed, and prints the cumulative expected regret of the bandit's choices (conversion lost
 against showing each visitor their best variant) next to the two references on the same
@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from personalization.bandit import policy as policies  # noqa: E402
-from personalization.bandit.simulation import Outcome, regret_table, simulate  # noqa: E402
 from personalization.holdout import BANDIT, HOLDOUT  # noqa: E402
+from simulation.bandit_exam import Outcome, regret_table, simulate  # noqa: E402
 
 
 def summary(name: str, outcomes: list[Outcome]) -> str:

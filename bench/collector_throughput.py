@@ -36,13 +36,13 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from embedded import kafka_broker, kafka_topics  # noqa: E402
+from embedded.ports import free_port  # noqa: E402
 from tests.fixtures.collector import (  # noqa: E402
     collector_settings,
     end_offsets,
-    free_port,
     start_collector,
 )
-from embedded import kafka_broker  # noqa: E402
 from tracker.contract import new_event  # noqa: E402
 from tracker.settings import Settings  # noqa: E402
 
@@ -169,7 +169,7 @@ def bench_collector(bootstrap: str, work: Path, args: argparse.Namespace, script
                     producer: dict[str, object] | None) -> dict[str, float]:
     settings = collector_settings(work / f"state-{time.monotonic_ns()}", bootstrap,
                                   allowed_origins=(ORIGIN,), produce_timeout_s=5.0)
-    kafka_broker.ensure_topics(bootstrap, [settings.kafka.topic,
+    kafka_topics.ensure_topics(bootstrap, [settings.kafka.topic,
                                              settings.kafka.dead_letter_topic],
                                  partitions=3, replication=1)
     extra = {"CLICKLOOP_FLASK_PRODUCER_CONFIG": json.dumps(producer)} if producer else {}

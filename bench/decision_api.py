@@ -45,13 +45,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from embedded.ports import free_port  # noqa: E402
 from personalization.engine import Engine  # noqa: E402
 from personalization.intent import IntentModel  # noqa: E402
 from personalization.observation import observe  # noqa: E402
 from personalization.recommend import ItemGraph  # noqa: E402
 from personalization.stores import Checkpoint, Store  # noqa: E402
-from personalization.synthetic import generate  # noqa: E402
-from tests.fixtures.collector import free_port, settings_env  # noqa: E402
+from simulation.intent_stream import generate  # noqa: E402
 from tracker.settings import Settings  # noqa: E402
 
 CONFIG = ROOT / "personalization" / "gunicorn.conf.py"
@@ -257,7 +257,7 @@ def main() -> int:
         store = open_store(settings)
         visitors = seed_store(store, args.visitors)
         store.close()
-        env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)}
         api_port, bare_port = free_port(), free_port()
         namespace: dict[str, Any] = {"__file__": str(CONFIG)}
         exec(CONFIG.read_text(), namespace)

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from stream_jobs.lake import LakePaths, write_events
-    from stream_jobs.sessionize import run as sessionize
+    from stream_jobs.sessions.job import run as sessionize
     from stream_jobs.spark_session import build_spark
     from tracker.erasure import SuppressionList
     from tracker.settings import Settings

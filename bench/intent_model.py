@@ -12,9 +12,10 @@ baselines are scored on exactly the same labelled snapshots, through the engine'
     .venv/bin/python bench/intent_model.py --source simulator  # the demo's traffic model
     .venv/bin/python bench/intent_model.py --tune              # the learning rate choice
 
-The stream (``--source synthetic``, default) is :mod:`personalization.synthetic`: a hidden
-propensity, source, device, returning and carried cart set each session's purchase probability;
-browsing follows the fate with noise. ``--source simulator`` uses the demo shop's visitor model
+The stream (``--source synthetic``, default) is :mod:`simulation.intent_stream`: the demo's
+visitors, sources, catalogue and visit intent (propensity, source, device, returning, carried
+cart) set each session's purchase probability; browsing follows the fate with noise.
+``--source simulator`` uses the demo shop's visitor model
 (:mod:`simulation.simulator`) with the collector's enrichment applied in process.
 """
 
@@ -36,7 +37,7 @@ from personalization.intent import MODELS, IntentModel  # noqa: E402
 from personalization.observation import Observation, observe  # noqa: E402
 from personalization.progressive import ProgressiveMetrics, binned_auc  # noqa: E402
 from personalization.recommend import ItemGraph  # noqa: E402
-from personalization.synthetic import generate  # noqa: E402
+from simulation.intent_stream import generate  # noqa: E402
 
 GAP_S = 1800.0
 
@@ -111,7 +112,8 @@ def synthetic_stream(visitors: int, seed: int) -> list[Observation]:
 def simulator_stream(visitors: int, seed: int) -> list[Observation]:
     """The demo's visitor model, enriched the way the collector would (same functions)."""
     from enrichment import RequestFacts, enrich_event
-    from simulation.simulator import SimConfig, simulate
+    from simulation.config import SimConfig
+    from simulation.simulator import simulate
 
     hours = visitors / 30.0
     config = SimConfig(seed=seed, minutes=hours * 60, visitors_per_hour=30.0,

@@ -6,7 +6,7 @@ The log is the shared 10,000-line Apache sample (``../shared/data/logs/``) repea
 in time (each copy 4 days after the previous one), so it has real browsers, bots, static files
 and one truncated line per copy. Then, on the same file:
 
-- ``stream_jobs.parse_logs`` (Spark ``local[2]``): parse, classify, enrich (user agent, address,
+- ``stream_jobs.logs.job`` (Spark ``local[2]``): parse, classify, enrich (user agent, address,
   referrer), write ``page_view`` events to Parquet and rejects to JSON;
 - GoAccess (Debian package ``goaccess``, single-threaded in 1.7): parse and build its JSON report.
 
@@ -24,10 +24,11 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from peak_memory import run_child  # bench/ is sys.path[0] when a bench runs as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT.parent / "shared" / "data" / "logs" / "apache_combined_sample.log"
@@ -72,7 +73,8 @@ def run_clickloop(log: Path, work: Path, memory: str) -> dict:
         "CLICKLOOP_SPARK_SHUFFLE_PARTITIONS": "4",
     })
     sys.path.insert(0, str(ROOT))
-    from stream_jobs.parse_logs import Site, prepare_files, run
+    from stream_jobs.logs.input_files import Site, prepare_files
+    from stream_jobs.logs.job import run
     from stream_jobs.spark_session import build_spark
     from tracker.settings import Settings
 
@@ -106,32 +108,7 @@ def run_goaccess(log: Path, work: Path) -> dict:
 
 def measured(args: list[str]) -> tuple[dict, int]:
     """Run this script as a child for one tool; its JSON line and peak process-tree RSS."""
-    import psutil
-
-    process = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE,
-                               text=True, cwd=ROOT)
-    peak = 0
-    stop = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        parent = psutil.Process(process.pid)
-        while not stop.is_set():
-            try:
-                tree = [parent, *parent.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-            except psutil.Error:
-                pass
-            time.sleep(0.2)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, _ = process.communicate()
-    stop.set()
-    sampler.join()
-    if process.returncode != 0:
-        raise SystemExit(f"child {args} failed with {process.returncode}")
-    return json.loads(out.strip().splitlines()[-1]), peak
+    return run_child(__file__, args, ROOT)
 
 
 def main() -> int:

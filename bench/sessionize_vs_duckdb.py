@@ -5,7 +5,7 @@
 1. DuckDB writes a lake in Clickloop's layout (``events/event_date=…/ingest=stream/``, the
    contract's nested columns): visitors with sessions of page views, cart adds and purchases,
    some arriving through campaigns, some switching campaign mid-visit, a few duplicate events.
-2. ``stream_jobs.sessionize`` (Spark, ``local[2]``) sessionizes all dates into ``sessions/``.
+2. ``stream_jobs.sessions.job`` (Spark, ``local[2]``) sessionizes all dates into ``sessions/``.
 3. The same rules as one DuckDB SQL window query over the same Parquet files (2 threads), written
    to Parquet as well: the single-machine tool a user might pick instead.
 
@@ -21,12 +21,12 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
-import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
+
+from peak_memory import run_child  # bench/ is sys.path[0] when a bench runs as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 START = date(2024, 3, 1)
@@ -180,7 +180,7 @@ def run_spark(lake: Path, work: Path, memory: str, partitions: int) -> dict:
         "CLICKLOOP_SPARK_SHUFFLE_PARTITIONS": str(partitions),
     })
     sys.path.insert(0, str(ROOT))
-    from stream_jobs.sessionize import run
+    from stream_jobs.sessions.job import run
     from stream_jobs.spark_session import build_spark
     from tracker.settings import Settings
 
@@ -219,33 +219,8 @@ def run_duckdb(lake: Path, work: Path) -> dict:
 
 
 def measured(args: list[str]) -> tuple[dict, int]:
-    """Run this script as a child for one engine; return its JSON line and peak tree RSS."""
-    import psutil
-
-    process = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE,
-                               text=True, cwd=ROOT)
-    peak = 0
-    stop = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        parent = psutil.Process(process.pid)
-        while not stop.is_set():
-            try:
-                tree = [parent, *parent.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-            except psutil.Error:
-                pass
-            time.sleep(0.2)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, _ = process.communicate()
-    stop.set()
-    sampler.join()
-    if process.returncode != 0:
-        raise SystemExit(f"child {args} failed with {process.returncode}")
-    return json.loads(out.strip().splitlines()[-1]), peak
+    """Run this script as a child for one engine; its JSON line and peak process-tree RSS."""
+    return run_child(__file__, args, ROOT)
 
 
 def check(path: str) -> tuple:

@@ -2,7 +2,7 @@
 side by side with the same traffic anonymous (the reference), in one process, pinned to one
 core, several alternating rounds (the best of each is printed).
 
-The traffic is :func:`personalization.synthetic.generate`'s shop visitors; in the identified
+The traffic is :func:`simulation.intent_stream.generate`'s shop visitors; in the identified
 run a share of visitors log in (an ``identify`` event at their second event, ``user_id`` on
 every later one) and every other identified visitor is a second device of another's user, so
 links, absorbs and link expiries all happen. Both runs go through the real
@@ -33,7 +33,7 @@ from personalization.intent import IntentModel  # noqa: E402
 from personalization.observation import Observation, observe  # noqa: E402
 from personalization.recommend import ItemGraph  # noqa: E402
 from personalization.stores.embedded import EmbeddedStore  # noqa: E402
-from personalization.synthetic import generate  # noqa: E402
+from simulation.intent_stream import generate  # noqa: E402
 
 
 def identified(events: list[dict[str, Any]], share: float) -> list[dict[str, Any]]:

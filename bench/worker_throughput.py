@@ -35,14 +35,14 @@ sys.path.insert(0, str(ROOT))
 
 from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
 
+from embedded import kafka_broker, kafka_topics  # noqa: E402
 from personalization.engine import Engine  # noqa: E402
 from personalization.intent import MODELS, IntentModel  # noqa: E402
 from personalization.observation import read_record  # noqa: E402
 from personalization.recommend import ItemGraph  # noqa: E402
 from personalization.stores.embedded import EmbeddedStore  # noqa: E402
-from personalization.synthetic import generate  # noqa: E402
 from personalization.worker import Worker  # noqa: E402
-from embedded import kafka_broker  # noqa: E402
+from simulation.intent_stream import generate  # noqa: E402
 from tracker.settings import Settings  # noqa: E402
 
 
@@ -136,7 +136,7 @@ def main() -> int:
             bootstrap = kafka_broker.start(broker_settings)
             started_broker = True
         topic = f"bench.worker.{uuid.uuid4().hex[:8]}"
-        kafka_broker.ensure_topics(bootstrap, [topic], partitions=3, replication=1)
+        kafka_topics.ensure_topics(bootstrap, [topic], partitions=3, replication=1)
         produce(bootstrap, topic, values, keys)
         print(f"{total} events from {args.visitors} visitors in topic {topic}; model "
               f"{args.model}; this process pinned to CPU {args.cpu} of {os.cpu_count()}; "

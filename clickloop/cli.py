@@ -27,10 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
                         "decision API; check a rules file"),
     "forget": ("personalization.forget_command", "erase a visitor or user: profiles, links, "
                "decisions now; lake and sessions at the next batch run; audited"),
-    "report": ("stream_jobs.command_report", "build marketer reports; `report uplift`: "
+    "report": ("clickloop.report_command", "build marketer reports; `report uplift`: "
                "personalization vs holdout"),
-    "airflow": ("stream_jobs.airflow_command", "run the log pipeline's DAGs with Airflow"),
-    "logs": ("stream_jobs.command_logs", "parse web server access logs into the event lake"),
+    "airflow": ("stream_jobs.orchestration.command", "run the log pipeline's DAGs with Airflow"),
+    "logs": ("stream_jobs.logs.command", "parse web server access logs into the event lake"),
     "simulate": ("demo.simulate_command", "send seeded shop traffic through the "
                  "collector and write its ground truth"),
     "shop": ("demo.shop_command", "serve the demo shop (embeds the snippet)"),

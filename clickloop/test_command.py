@@ -11,7 +11,7 @@ import argparse
 import subprocess
 import sys
 
-from embedded import provision
+from embedded import jars, provision
 from tracker.settings import PROJECT_ROOT, Settings
 
 
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not args.no_provision:
         try:
             provision.ensure_debian_packages()
-            provision.ensure_jars(settings)
+            jars.ensure_jars(settings)
             provision.ensure_snippet()
         except provision.ProvisionError as exc:
             print(f"clickloop test: {exc}", file=sys.stderr)

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from embedded import kafka_broker
+from embedded import kafka_broker, kafka_topics
 from tracker.settings import Settings
 
 CONFIG = Path(__file__).resolve().parent / "gunicorn.conf.py"
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"clickloop collector: {exc}", file=sys.stderr)
         return 2
     try:
-        kafka_broker.ensure_topics(bootstrap, [settings.kafka.topic,
+        kafka_topics.ensure_topics(bootstrap, [settings.kafka.topic,
                                                  settings.kafka.dead_letter_topic],
                                      settings.kafka.partitions, settings.kafka.replication,
                                      timeout=10.0)

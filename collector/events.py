@@ -16,13 +16,13 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from collector.cors import allow, origin_allowed, own_origin, preflight
-from enrichment import anonymise_ip, client_ip
 from collector.identity import cookie_max_age, denial_reason, new_visitor_id, valid_visitor_id
 from collector.pipeline import BROWSER_SOURCES, BatchContext, Outcome, dead_letter, process_events
 from collector.pixel import PIXEL_GIF, pixel_event
 from collector.responses import error_response
 from collector.sinks import Record, SinkError, SinkFull
 from collector.state import CollectorState, get_state
+from enrichment import anonymise_ip, client_ip
 from tracker.contract import LIMITS, BatchError, ContractError, decode_batch, format_timestamp
 
 log = logging.getLogger(__name__)

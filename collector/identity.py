@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import hmac
 import os
-import re
 import secrets
 import threading
 from collections.abc import Iterable, Mapping
@@ -28,10 +27,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tracker.contract.spec import ID_PATTERN
+from tracker.contract.ids import is_valid_id
 
 MAX_COOKIE_DAYS = 395  # 13 months: the CNIL/ePrivacy ceiling for audience-measurement cookies
-_VALID_ID = re.compile(ID_PATTERN)
 
 
 def new_visitor_id() -> str:
@@ -41,7 +39,7 @@ def new_visitor_id() -> str:
 
 def valid_visitor_id(value: str | None) -> str | None:
     """``value`` if it can be a visitor id (a cookie we set), else None."""
-    if value and len(value) <= 64 and _VALID_ID.match(value):
+    if is_valid_id(value):
         return value
     return None
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from enrichment import Enrichers, RequestFacts, enrich_event, host_of
 from collector.identity import cookieless_visitor_id
 from collector.sinks import Record
+from enrichment import Enrichers, RequestFacts, enrich_event, host_of
 from tracker.contract import ContractError, format_timestamp, validate_event
 
 IDENTIFIERS = ("visitor_id", "user_id", "session_id")

@@ -17,10 +17,10 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from enrichment import Enrichers, open_geo_reader
 from collector.identity import DailySalt
 from collector.metrics import Metrics
 from collector.sinks import KafkaSink, Sink, Spool, SpoolingSink
+from enrichment import Enrichers, open_geo_reader
 from tracker.settings import Settings
 
 log = logging.getLogger(__name__)

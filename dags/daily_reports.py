@@ -8,9 +8,9 @@ time to land the previous day's late events. Each run:
    `clickloop_spark` connection, then the worker's `CLICKLOOP_*` settings).
 2. **report_period**: the day before the run's logical date (or the `day` param), and its ISO
    week.
-3. **sessionize_day**: `stream_jobs.sessionize` rebuilds that day's sessions from the lake, the
+3. **sessionize_day**: `stream_jobs.sessions.job` rebuilds that day's sessions from the lake, the
    authoritative pass after late data.
-4. **build_daily_reports**: `stream_jobs.reports` for that day (traffic, funnels, paths,
+4. **build_daily_reports**: `stream_jobs.reports.job` for that day (traffic, funnels, paths,
    campaigns, customer value, or those named in the `reports` param; Parquet, CSV and HTML).
 5. **week_complete** / **build_weekly_rollup**: when the day is a Sunday, the same reports over
    its Monday-to-Sunday week.
@@ -29,18 +29,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, task
-
-LAKE_EVENTS = Asset(name="clickloop_lake_events", uri="x-clickloop://lake/events")
-LAKE_SESSIONS = Asset(name="clickloop_lake_sessions", uri="x-clickloop://lake/sessions")
-LAKE_REPORTS = Asset(name="clickloop_lake_reports", uri="x-clickloop://lake/reports")
-
-
-def _job_summary(last_line: str) -> dict:
-    """The job's one-line JSON summary becomes the task's XCom."""
-    from stream_jobs.job_launch import job_summary
-
-    return job_summary(last_line)
+from _clickloop_pipeline import (
+    LAKE_EVENTS,
+    LAKE_REPORTS,
+    LAKE_SESSIONS,
+    job_summary,
+    report_params,
+    spark_params,
+)
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 
 @dag(
@@ -56,25 +53,15 @@ def _job_summary(last_line: str) -> dict:
     params={
         "day": Param("", type="string", title="Day to report",
                      description="YYYY-MM-DD; empty: the day before the run's logical date."),
-        "lake_dir": Param("", type="string", title="Event lake",
-                          description="Empty: CLICKLOOP_LAKE_DIR (default <state>/lake)."),
-        "spark_master": Param("", type="string", title="Spark master",
-                              description="Empty: connection clickloop_spark, else "
-                              "CLICKLOOP_SPARK_MASTER."),
-        "driver_memory": Param("", type="string", title="Spark driver memory",
-                               description="Empty: CLICKLOOP_SPARK_DRIVER_MEMORY."),
-        "funnels_file": Param("", type="string", title="Funnels YAML",
-                              description="Empty: the reports job's default funnels."),
-        "reports": Param([], type="array", items={"type": "string"}, title="Reports",
-                         description="Names of the reports to build (traffic, funnels, paths, "
-                         "campaigns, customers). Empty: all of them."),
+        **spark_params(),
+        **report_params(),
     },
 )
 def daily_reports():
     @task
     def resolve_config(params: dict | None = None) -> dict:
         """Where the lake is and how jobs are launched, decided once for the whole run."""
-        from stream_jobs.job_launch import resolve_in_airflow_task
+        from stream_jobs.orchestration.job_launch import resolve_in_airflow_task
 
         config = resolve_in_airflow_task(params or {})
         print(f"lake={config['lake']} spark master={config['spark_master']} "
@@ -84,7 +71,7 @@ def daily_reports():
     @task
     def report_period(params: dict | None = None, logical_date=None, dag_run=None) -> dict:
         """The day this run reports on, and its ISO week."""
-        from stream_jobs.job_launch import report_period as period_of
+        from stream_jobs.orchestration.job_launch import report_period as period_of
 
         when = logical_date or dag_run.run_after
         period = period_of(when, (params or {}).get("day") or None)
@@ -92,17 +79,17 @@ def daily_reports():
               f"complete: {period['week_complete']})")
         return period
 
-    @task.bash(inlets=[LAKE_EVENTS], outlets=[LAKE_SESSIONS], output_processor=_job_summary)
+    @task.bash(inlets=[LAKE_EVENTS], outlets=[LAKE_SESSIONS], output_processor=job_summary)
     def sessionize_day(config: dict, period: dict) -> str:
         """Rebuild the day's sessions from the lake (late events included)."""
-        from stream_jobs.job_launch import job_command
+        from stream_jobs.orchestration.job_launch import job_command
 
         return job_command(config, "sessionize", ["--start", period["day"], "--end", period["day"]])
 
-    @task.bash(outlets=[LAKE_REPORTS], output_processor=_job_summary)
+    @task.bash(outlets=[LAKE_REPORTS], output_processor=job_summary)
     def build_daily_reports(config: dict, period: dict) -> str:
         """The day's marketer reports."""
-        from stream_jobs.job_launch import job_command, reports_args
+        from stream_jobs.orchestration.job_launch import job_command, reports_args
 
         return job_command(config, "reports", reports_args(config, period["day"], period["day"]))
 
@@ -111,10 +98,10 @@ def daily_reports():
         """Only a Sunday completes a week; other days stop here."""
         return bool(period["week_complete"])
 
-    @task.bash(outlets=[LAKE_REPORTS], output_processor=_job_summary)
+    @task.bash(outlets=[LAKE_REPORTS], output_processor=job_summary)
     def build_weekly_rollup(config: dict, period: dict) -> str:
         """The week's marketer reports, Monday to Sunday."""
-        from stream_jobs.job_launch import job_command, reports_args
+        from stream_jobs.orchestration.job_launch import job_command, reports_args
 
         args = reports_args(config, period["week_start"], period["week_end"])
         return job_command(config, "reports", args)

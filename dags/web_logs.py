@@ -18,11 +18,11 @@ Each run, as small tasks that pass paths and dates, never data:
    decompress, binary garbage, no known log format) becomes a file-level reject in
    `<lake>/rejects/logs/` and goes to the archive; it never blocks the other files. No usable
    file left: the rest of the run is skipped.
-4. **parse_logs**: `stream_jobs.parse_logs` writes page views to `<lake>/events`, each file into
+4. **parse_logs**: `stream_jobs.logs.job` writes page views to `<lake>/events`, each file into
    its own `ingest=log-<hash>` partitions (overwritten, never appended, on a re-run), and every
    line it cannot use to `<lake>/rejects/logs` with file, line number and reason.
-5. **sessionize**: `stream_jobs.sessionize` over the dates those files wrote events for.
-6. **build_reports**: `stream_jobs.reports` over the same dates (all reports, or those named
+5. **sessionize**: `stream_jobs.sessions.job` over the dates those files wrote events for.
+6. **build_reports**: `stream_jobs.reports.job` over the same dates (all reports, or those named
    in the `reports` param).
 7. **archive_files**: moves each file to `<archive>/<sha256 prefix>/<name>` and marks it done
    (the manifest record names its lake `ingest`).
@@ -43,18 +43,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import Asset, Param, TriggerRule, dag, task
-
-LAKE_EVENTS = Asset(name="clickloop_lake_events", uri="x-clickloop://lake/events")
-LAKE_SESSIONS = Asset(name="clickloop_lake_sessions", uri="x-clickloop://lake/sessions")
-LAKE_REPORTS = Asset(name="clickloop_lake_reports", uri="x-clickloop://lake/reports")
-
-
-def _job_summary(last_line: str) -> dict:
-    """The job's one-line JSON summary becomes the task's XCom."""
-    from stream_jobs.job_launch import job_summary
-
-    return job_summary(last_line)
+from _clickloop_pipeline import (
+    LAKE_EVENTS,
+    LAKE_REPORTS,
+    LAKE_SESSIONS,
+    LOG_FORMAT_CHOICES,
+    job_summary,
+    report_params,
+    spark_params,
+)
+from airflow.sdk import Param, TriggerRule, dag, task
 
 
 @dag(
@@ -72,32 +70,22 @@ def _job_summary(last_line: str) -> dict:
                              description="Empty: CLICKLOOP_LANDING_DIR (default <state>/landing)."),
         "archive_dir": Param("", type="string", title="Archive folder",
                              description="Empty: CLICKLOOP_ARCHIVE_DIR (default <state>/archive)."),
-        "lake_dir": Param("", type="string", title="Event lake",
-                          description="Empty: CLICKLOOP_LAKE_DIR (default <state>/lake)."),
-        "spark_master": Param("", type="string", title="Spark master",
-                              description="Empty: connection clickloop_spark, else "
-                              "CLICKLOOP_SPARK_MASTER."),
-        "driver_memory": Param("", type="string", title="Spark driver memory",
-                               description="Empty: CLICKLOOP_SPARK_DRIVER_MEMORY."),
+        **spark_params(),
         "log_format": Param("auto", type="string", title="Log format",
-                            enum=["auto", "combined", "common", "vhost_combined", "nginx_json"]),
+                            enum=LOG_FORMAT_CHOICES),
         "drop_bots": Param(False, type="boolean", title="Drop bot requests",
                            description="Off: bots are kept and flagged."),
         "min_age_seconds": Param(None, type=["null", "integer"], minimum=0,
                                  title="Minimum file age",
                                  description="Empty: CLICKLOOP_LANDING_MIN_AGE_S (60)."),
-        "funnels_file": Param("", type="string", title="Funnels YAML",
-                              description="Empty: the reports job's default funnels."),
-        "reports": Param([], type="array", items={"type": "string"}, title="Reports",
-                         description="Names of the reports to build (traffic, funnels, paths, "
-                         "campaigns, customers). Empty: all of them."),
+        **report_params(),
     },
 )
 def web_logs():
     @task
     def resolve_config(params: dict | None = None) -> dict:
         """Where everything is and how jobs are launched, decided once for the whole run."""
-        from stream_jobs.job_launch import resolve_in_airflow_task
+        from stream_jobs.orchestration.job_launch import resolve_in_airflow_task
 
         config = resolve_in_airflow_task(params or {})
         print(f"lake={config['lake']} landing={config['landing']} archive={config['archive']}")
@@ -111,7 +99,7 @@ def web_logs():
         """Claim the new landing files for this run (idempotent for the same run)."""
         from pathlib import Path
 
-        from stream_jobs.landing import claim_files as claim
+        from stream_jobs.orchestration.landing import claim_files as claim
 
         result = claim(Path(config["landing"]), Path(config["archive"]), str(run_id),
                        min_age_s=config["min_age_s"])
@@ -134,8 +122,8 @@ def web_logs():
         import dataclasses
         from pathlib import Path
 
-        from stream_jobs.landing import claims_from_dicts
-        from stream_jobs.log_preflight import set_aside_unusable
+        from stream_jobs.orchestration.landing import claims_from_dicts
+        from stream_jobs.orchestration.preflight import set_aside_unusable
 
         usable, messages = set_aside_unusable(
             claims_from_dicts(claim["claimed"]), landing=Path(config["landing"]),
@@ -149,21 +137,21 @@ def web_logs():
         print(f"{len(usable)} file(s) to parse")
         return {"claimed": [dataclasses.asdict(c) for c in usable]}
 
-    @task.bash(outlets=[LAKE_EVENTS], output_processor=_job_summary)
+    @task.bash(outlets=[LAKE_EVENTS], output_processor=job_summary)
     def parse_logs(config: dict, checked: dict) -> str:
         """Parse the files into the lake (their own partitions) and their bad lines into the
         rejects."""
-        from stream_jobs.job_launch import job_command, parse_logs_args
+        from stream_jobs.orchestration.job_launch import job_command, parse_logs_args
 
         files = [c["path"] for c in checked["claimed"]]
         return job_command(config, "parse_logs", parse_logs_args(config, files))
 
-    @task.bash(outlets=[LAKE_SESSIONS], output_processor=_job_summary)
+    @task.bash(outlets=[LAKE_SESSIONS], output_processor=job_summary)
     def sessionize(config: dict, parsed: dict) -> str:
         """Rebuild the sessions of every date the parsed files wrote events for."""
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from stream_jobs.job_launch import describe_parse, job_command, touched_range
+        from stream_jobs.orchestration.job_launch import describe_parse, job_command, touched_range
 
         print(describe_parse(parsed, config["lake"]))
         span = touched_range(parsed, config["lake"])
@@ -171,10 +159,10 @@ def web_logs():
             raise AirflowSkipException("the parsed files held no page views: nothing to sessionize")
         return job_command(config, "sessionize", ["--start", span[0], "--end", span[1]])
 
-    @task.bash(outlets=[LAKE_REPORTS], output_processor=_job_summary)
+    @task.bash(outlets=[LAKE_REPORTS], output_processor=job_summary)
     def build_reports(config: dict, sessions: dict) -> str:
         """Refresh the marketer reports over the dates that were sessionized."""
-        from stream_jobs.job_launch import job_command, reports_args
+        from stream_jobs.orchestration.job_launch import job_command, reports_args
 
         args = reports_args(config, sessions["start"], sessions["end"])
         return job_command(config, "reports", args)
@@ -185,9 +173,9 @@ def web_logs():
         """Move the processed files to the archive and mark them done; safe to retry."""
         from pathlib import Path
 
-        from stream_jobs.job_launch import describe_parse
-        from stream_jobs.landing import archive_files as archive
-        from stream_jobs.landing import claims_from_dicts
+        from stream_jobs.orchestration.job_launch import describe_parse
+        from stream_jobs.orchestration.landing import archive_files as archive
+        from stream_jobs.orchestration.landing import claims_from_dicts
 
         claims = claims_from_dicts(checked["claimed"])
         ingests = {str(Path(f["file"]).resolve()): f["ingest"] for f in parsed["files"]}

@@ -1,9 +1,9 @@
 """The demo's batch step: authoritative sessions, then every report, in one Spark session.
 
 ``python -m demo.batch --start 2026-11-22 --end 2026-11-23`` runs
-:func:`stream_jobs.sessionize.run` and :func:`stream_jobs.reports.run` (all reports, the
+:func:`stream_jobs.sessions.job.run` and :func:`stream_jobs.reports.job.run` (all reports, the
 packaged funnels) over the same dates with one SparkSession, which saves a JVM start over
-running ``python -m stream_jobs.sessionize`` and ``python -m stream_jobs.reports`` one after
+running ``python -m stream_jobs.sessions.job`` and ``python -m stream_jobs.reports.job`` one after
 the other (what the Airflow DAG does). Like those jobs it prints a one-line JSON summary last:
 ``{"job": "demo_batch", "sessionize": {...}, "reports": {...}}``.
 
@@ -46,7 +46,7 @@ def run_batch(start: date, end: date, *, env: Mapping[str, str], log_path: Path,
     if result.returncode != 0 or not lines:
         raise BatchError(f"the batch step (sessionize + reports) failed with exit code "
                          f"{result.returncode}; see {log_path}:\n{_tail(log_path)}")
-    from stream_jobs.job_launch import LaunchConfigError, job_summary
+    from stream_jobs.orchestration.job_launch import LaunchConfigError, job_summary
 
     try:
         return job_summary(lines[-1])
@@ -63,8 +63,9 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from stream_jobs import reports, sessionize
-    from stream_jobs.reporting.registry import REPORTS
+    from stream_jobs.reports import job as reports
+    from stream_jobs.reports.registry import REPORTS
+    from stream_jobs.sessions import job as sessionize
     from stream_jobs.spark_session import build_spark, launched_by_spark_submit
 
     parser = argparse.ArgumentParser(prog="demo.batch",

@@ -46,13 +46,13 @@ from flask import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from simulation import catalogue
+from tracker.contract.ids import is_valid_id
 from tracker.settings import Settings
 
 SendEvent = Callable[[dict[str, Any]], None]
 
 EXTENSION = "clickloop_shop"
 MAX_QUANTITY = 10
-ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")  # the contract's visitor_id pattern
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 
 bp = Blueprint("shop", __name__)
@@ -367,7 +367,7 @@ def _send_purchase(order: dict[str, Any], url: str) -> None:
         event["consent"] = "denied"
     else:
         visitor_id = request.cookies.get(current_app.config["VISITOR_COOKIE"], "")
-        if ID_RE.match(visitor_id):
+        if is_valid_id(visitor_id):
             event["visitor_id"] = visitor_id
         if session.get("user_id"):
             event["user_id"] = session["user_id"]

@@ -14,8 +14,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from simulation.simulator import SimConfig, Simulation
 from demo.traffic import Traffic, TrafficConfig, TrafficStats
+from simulation.config import SimConfig
+from simulation.simulator import Simulation
 from tracker.settings import Settings
 
 

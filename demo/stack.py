@@ -5,7 +5,7 @@
 1. Kafka: the configured cluster (``CLICKLOOP_KAFKA_BOOTSTRAP``) or the embedded broker of the
    state dir (started here, and stopped at the end only if it was started here);
 2. the collector (gunicorn, 2 workers), the personalization API (gunicorn, 2 workers) and
-   worker, and the streaming Spark job (``stream_jobs.stream_events``, one ~1 GB driver), each
+   worker, and the streaming Spark job (``stream_jobs.stream.job``, one ~1 GB driver), each
    a child process in its own session with its log in ``<logs>/<name>.log``;
 3. the demo shop, in this process (werkzeug on a thread), pointed at the collector and the API.
 
@@ -26,17 +26,16 @@ import dataclasses
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from embedded import kafka_broker
+from embedded import kafka_broker, kafka_topics
+from embedded.ports import free_port, pick_port, url_port
 from tracker.settings import PREFIX, PROJECT_ROOT, Settings
 
 Say = Callable[[str], None]
@@ -45,57 +44,6 @@ STREAM_TRIGGER_SECONDS = 5.0  # the lake and live sessions fill every few second
 
 class StackError(RuntimeError):
     """A service could not be started; the message names it and quotes its log."""
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The ``CLICKLOOP_*`` variables that make a child process read exactly ``settings``."""
-    env: dict[str, str] = {}
-
-    def walk(obj: Any) -> None:
-        for f in fields(obj):
-            value = getattr(obj, f.name)
-            if "env" in f.metadata:
-                if value is None:
-                    continue
-                if isinstance(value, bool):
-                    value = "true" if value else "false"
-                elif isinstance(value, tuple):
-                    value = ",".join(value)
-                env[f.metadata["env"]] = str(value)
-            elif is_dataclass(value):
-                walk(value)
-
-    walk(settings)
-    return env
-
-
-def port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
-
-
-def free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def pick_port(host: str, preferred: int | None) -> int:
-    """``preferred`` when it is free on ``host``, else a free port."""
-    if preferred and port_free(host, preferred):
-        return preferred
-    return free_port(host)
-
-
-def url_port(url: str) -> int | None:
-    try:
-        return urlsplit(url).port
-    except ValueError:
-        return None
 
 
 def http_ok(url: str, timeout: float = 2.0) -> bool:
@@ -272,13 +220,13 @@ class Stack:
         settings = self.settings
         self.endpoints = endpoints = self.endpoints or choose_endpoints(settings)
         self.bootstrap = self._kafka()
-        kafka_broker.ensure_topics(self.bootstrap, [settings.kafka.topic,
+        kafka_topics.ensure_topics(self.bootstrap, [settings.kafka.topic,
                                                       settings.kafka.dead_letter_topic],
                                      settings.kafka.partitions, settings.kafka.replication)
         self.api_token = settings.personalization.api_token or secrets.token_urlsafe(24)
         self.child_settings = child = self._child_settings(endpoints)
         self.env = env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)}
-        env.update(settings_env(child))
+        env.update(child.to_env())
         env.update(self.overrides)
         env.setdefault("PYTHONUNBUFFERED", "1")
         cli = [sys.executable, "-m", "clickloop.cli"]
@@ -297,7 +245,7 @@ class Stack:
         ]
         if self.stream:
             self.services.append(Service(
-                "stream-events", [sys.executable, "-m", "stream_jobs.stream_events",
+                "stream-events", [sys.executable, "-m", "stream_jobs.stream.job",
                                   "--trigger-seconds", f"{STREAM_TRIGGER_SECONDS:g}"],
                 env, self.logs / "stream-events.log"))
         for service in self.services:  # all at once: they start in parallel

@@ -44,9 +44,10 @@ from urllib.parse import urlsplit
 import requests
 from requests.cookies import RequestsCookieJar
 
+from simulation.records import Decision, DecisionRequest, Request, Visitor
+from simulation.simulator import Simulation
 from tracker.client import Tracker
 from tracker.contract import encode_batch, format_timestamp
-from simulation.simulator import Decision, DecisionRequest, Request, Simulation, Visitor
 
 JS_CONTENT_TYPE = "text/plain;charset=UTF-8"  # what fetch/sendBeacon send for a string body
 

@@ -1,4 +1,4 @@
-"""The embedded single-node Kafka broker: fetch its jars, start, stop, inspect, create topics.
+"""The embedded single-node Kafka broker's life cycle: start, stop, inspect.
 
 Clickloop runs out of the box with no cluster to install: the first start fetches Kafka's jars
 with Maven, formats a KRaft log dir and runs one combined broker + controller on 127.0.0.1.
@@ -14,25 +14,21 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
-import hashlib
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from embedded.provision import ProvisionError
+from embedded.jars import ensure_jars
+from embedded.kafka_topics import KafkaError, is_reachable
+from embedded.ports import free_port, port_free, port_open
+from embedded.provision import ProvisionError, locked, require_java, tail
 from tracker.settings import Settings
 
-POM = Path(__file__).resolve().parent / "pom.xml"
-JAR_PROFILES = ("kafka", "spark-kafka")  # pom profile = sub-directory of jars_dir
 NODE_ID = 1
 HOST = "127.0.0.1"
 # 2 cores: few GC threads, and C1 only: the JIT's C2 tier halves start-up time on a busy
@@ -42,17 +38,9 @@ JVM_FLAGS = (
     "-XX:ConcGCThreads=1", "-XX:TieredStopAtLevel=1", "-XX:+ExitOnOutOfMemoryError",
     "-Xss512k", "-Djava.awt.headless=true",
 )
-INSTALL_JAVA = "install a Java 17 runtime (Debian/Ubuntu: apt-get install openjdk-17-jre-headless)"
-INSTALL_MAVEN = "install Maven (Debian/Ubuntu: apt-get install maven)"
-
-
-class KafkaError(RuntimeError):
-    """The broker cannot be fetched, started or reached; the message says why and what to do."""
-
-
 class MissingPrerequisite(KafkaError, ProvisionError):
-    """``java`` or ``mvn`` is not installed (also a ProvisionError, so ``clickloop test`` reports
-    it like any other missing prerequisite)."""
+    """``java`` or ``mvn`` is not installed (a KafkaError for whoever starts the broker, and a
+    ProvisionError, so ``clickloop test`` reports it like any other missing prerequisite)."""
 
 
 @dataclass(frozen=True)
@@ -115,72 +103,6 @@ def _paths(settings: Settings) -> _Paths:
 
 
 # --------------------------------------------------------------------------------------------
-# jars
-
-
-def jar_dir(settings: Settings, profile: str) -> Path:
-    """Where the pom's ``profile`` copies its jars (``<jars_dir>/kafka``, ``.../spark-kafka``)."""
-    return Path(settings.jars_dir) / profile
-
-
-def ensure_jars(settings: Settings, profiles: Iterable[str] = JAR_PROFILES) -> dict[str, Path]:
-    """Copy each profile's jars with Maven unless a stamp says this pom already did.
-
-    The stamp holds the pom's hash, so editing a version in the pom re-fetches on next use.
-    A lock keeps two processes (a test run and a CLI call) from copying into the same dir.
-    """
-    pom_hash = hashlib.sha256(POM.read_bytes()).hexdigest()
-    out: dict[str, Path] = {}
-    for profile in profiles:
-        target = jar_dir(settings, profile)
-        out[profile] = target
-        stamp = target / ".clickloop-pom-sha256"
-        if _stamp_ok(stamp, pom_hash):
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with _locked(target.parent / f".{profile}.lock"):
-            if _stamp_ok(stamp, pom_hash):
-                continue
-            _fetch(profile, target, Path(settings.jars_dir))
-            stamp.write_text(pom_hash)
-    return out
-
-
-def _stamp_ok(stamp: Path, pom_hash: str) -> bool:
-    return stamp.exists() and stamp.read_text().strip() == pom_hash
-
-
-def _fetch(profile: str, target: Path, jars_dir: Path) -> None:
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise MissingPrerequisite(
-            f"mvn not found on PATH: {INSTALL_MAVEN}. It fetches the {profile} jars from Maven "
-            f"Central into {target} once."
-        )
-    _java()  # Maven itself needs Java; say so rather than let mvn fail obscurely
-    if target.exists():
-        shutil.rmtree(target)  # a stale pom's jars must not linger next to the new ones
-    command = [
-        mvn, "-B", "-q", "-f", str(POM), "-P", profile, f"-Djars.dir={jars_dir.resolve()}",
-        "dependency:copy-dependencies",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0 or not any(target.glob("*.jar")):
-        raise KafkaError(
-            f"fetching the {profile} jars with Maven failed (exit code {result.returncode}); "
-            f"is Maven Central reachable? Command: {' '.join(command)}\n"
-            + _tail_text(result.stdout + result.stderr)
-        )
-
-
-def _java() -> str:
-    java = shutil.which("java")
-    if java is None:
-        raise MissingPrerequisite(f"java not found on PATH: {INSTALL_JAVA}.")
-    return java
-
-
-# --------------------------------------------------------------------------------------------
 # broker lifecycle
 
 
@@ -200,7 +122,7 @@ def start(settings: Settings, *, port: int | None = None, timeout: float = 90.0)
     """
     paths = _paths(settings)
     paths.root.mkdir(parents=True, exist_ok=True)
-    with _locked(paths.root / ".lock"):
+    with locked(paths.root / ".lock"):
         running = _running_pid(paths)
         if running is not None:
             broker_port = _read_ports(paths).get("broker")
@@ -215,8 +137,11 @@ def start(settings: Settings, *, port: int | None = None, timeout: float = 90.0)
                     f"{port}; stop it first with `clickloop kafka stop`"
                 )
             return f"{HOST}:{broker_port}"
-        java = _java()
-        kafka_jars = ensure_jars(settings, ["kafka"])["kafka"]
+        try:
+            java = require_java()
+            kafka_jars = ensure_jars(settings, ["kafka"])["kafka"]
+        except ProvisionError as exc:
+            raise MissingPrerequisite(str(exc)) from exc
         cluster_id = _check_state(paths)
         broker_port, controller_port = _choose_ports(paths, port)
         _write_config(paths, settings, broker_port, controller_port)
@@ -243,7 +168,7 @@ def stop(settings: Settings, *, timeout: float = 30.0) -> bool:
     paths = _paths(settings)
     if not paths.root.exists():
         return False
-    with _locked(paths.root / ".lock"):
+    with locked(paths.root / ".lock"):
         pid = _running_pid(paths)
         if pid is None:
             return False
@@ -332,7 +257,7 @@ def _choose_ports(paths: _Paths, requested: int | None) -> tuple[int, int]:
     if requested is not None:
         if not 0 < requested < 65536:
             raise KafkaError(f"port {requested} is not a valid TCP port (1-65535)")
-        if not _port_free(requested):
+        if not port_free(requested, HOST, reuse_address=True):
             raise KafkaError(
                 f"port {requested} on {HOST} is already in use; pick another with --port or "
                 f"leave --port out to use a free one"
@@ -345,30 +270,16 @@ def _choose_ports(paths: _Paths, requested: int | None) -> tuple[int, int]:
 
 
 def _prefer(port: int | None, avoid: set[int]) -> int:
-    if port is not None and port not in avoid and _port_free(port):
+    if port is not None and port not in avoid and port_free(port, HOST, reuse_address=True):
         return port
     while True:
-        candidate = _free_port()
+        candidate = free_port(HOST)
         if candidate not in avoid:
             return candidate
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # SO_REUSEADDR like the JVM's server sockets: a port left in TIME_WAIT by a crashed
-        # broker is free for Kafka, while a port with a live listener still fails to bind
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-        return True
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def _read_ports(paths: _Paths) -> dict[str, int]:
@@ -444,7 +355,7 @@ def _format(paths: _Paths, java: str, jars: Path, heap: str) -> str:
     if result.returncode != 0:
         raise KafkaError(
             f"formatting the Kafka log dir {paths.data} failed (exit code {result.returncode}):\n"
-            + _tail_text(result.stdout + result.stderr)
+            + tail(result.stdout + result.stderr)
         )
     paths.cluster_id.write_text(cluster_id + "\n", encoding="utf-8")
     return cluster_id
@@ -470,7 +381,7 @@ def _wait_ready(paths: _Paths, process: subprocess.Popen[bytes], bootstrap: str,
                 f"the Kafka broker exited with code {code} while starting; end of "
                 f"{paths.server_log}:\n{_log_tail(paths)}"
             )
-        if _port_open(port) and _answers_metadata(bootstrap):
+        if port_open(port, HOST) and is_reachable(bootstrap):
             return
         if time.monotonic() > deadline:
             raise KafkaError(
@@ -480,33 +391,6 @@ def _wait_ready(paths: _Paths, process: subprocess.Popen[bytes], bootstrap: str,
         time.sleep(0.3)
 
 
-def _port_open(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((HOST, port)) == 0
-
-
-def _answers_metadata(bootstrap: str) -> bool:
-    from kafka import KafkaAdminClient
-    from kafka.errors import KafkaError as ClientError
-
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000,
-                                 api_version_auto_timeout_ms=3000)
-    except (ClientError, OSError):
-        return False
-    try:
-        admin.describe_cluster()
-        return True
-    except (ClientError, OSError):
-        return False
-    finally:
-        admin.close()
-
-
-def is_reachable(bootstrap: str) -> bool:
-    """Whether a Kafka cluster answers a metadata request at ``bootstrap``."""
-    return _answers_metadata(bootstrap)
 
 
 def _running_pid(paths: _Paths) -> int | None:
@@ -566,72 +450,4 @@ def _log_tail(paths: _Paths, lines: int = 25) -> str:
     for log in (paths.server_log, paths.stdout_log):
         with contextlib.suppress(OSError):
             texts.append(log.read_text(encoding="utf-8", errors="replace"))
-    return _tail_text("\n".join(texts), lines) or "(the broker wrote no log)"
-
-
-def _tail_text(text: str, lines: int = 25) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-# --------------------------------------------------------------------------------------------
-# topics
-
-
-def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, replication: int,
-                  *, timeout: float = 30.0) -> list[str]:
-    """Create the topics that do not exist yet; returns those created. Existing topics are left
-    as they are (their partition count is not changed). Waits until every topic has a leader
-    for each partition, so a producer right after this call does not race topic creation."""
-    from kafka import KafkaAdminClient
-    from kafka.admin import NewTopic
-    from kafka.errors import KafkaError as ClientError
-    from kafka.errors import TopicAlreadyExistsError
-
-    wanted = list(dict.fromkeys(names))
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap,
-                                 request_timeout_ms=int(timeout * 1000))
-    except (ClientError, OSError) as exc:
-        raise KafkaError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
-    created: list[str] = []
-    try:
-        existing = set(admin.list_topics())
-        for name in wanted:
-            if name in existing:
-                continue
-            try:
-                admin.create_topics([NewTopic(name, partitions, replication)],
-                                    timeout_ms=int(timeout * 1000))
-                created.append(name)
-            except TopicAlreadyExistsError:
-                pass  # created concurrently by someone else: fine
-            except ClientError as exc:
-                raise KafkaError(f"cannot create topic {name!r} on {bootstrap}: {exc}") from exc
-        _wait_for_leaders(admin, wanted, timeout)
-    finally:
-        admin.close()
-    return created
-
-
-def _wait_for_leaders(admin: object, names: list[str], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        topics = admin.describe_topics(names)  # type: ignore[attr-defined]
-        ready = {t["topic"] for t in topics if t["error_code"] == 0 and t["partitions"]
-                 and all(p["leader"] >= 0 for p in t["partitions"])}
-        if ready >= set(names):
-            return
-        if time.monotonic() > deadline:
-            raise KafkaError(f"topics {sorted(set(names) - ready)} have no leader after "
-                             f"{timeout:.0f}s")
-        time.sleep(0.2)
+    return tail("\n".join(texts), lines) or "(the broker wrote no log)"

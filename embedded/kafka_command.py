@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from embedded import kafka_broker
+from embedded import kafka_broker, kafka_topics
 from tracker.settings import Settings
 
 NOT_RUNNING = 3
@@ -64,7 +64,7 @@ def _external(action: str, bootstrap: str) -> int:
         _say(f"using the configured cluster {bootstrap} (CLICKLOOP_KAFKA_BOOTSTRAP); "
              "nothing to stop")
         return 0
-    if not kafka_broker.is_reachable(bootstrap):
+    if not kafka_topics.is_reachable(bootstrap):
         _say(f"the configured cluster {bootstrap} (CLICKLOOP_KAFKA_BOOTSTRAP) does not answer")
         return 2 if action == "start" else NOT_RUNNING
     _say(f"using the configured cluster {bootstrap} (CLICKLOOP_KAFKA_BOOTSTRAP)")

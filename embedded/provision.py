@@ -1,22 +1,25 @@
 """Idempotent installation of what the Python lock file cannot carry.
 
-Maven jars (Kafka broker, Spark's Kafka connector), the JavaScript snippet's npm packages and
-build, and the Debian packages the tests drive for real (Chromium, chromedriver, redis-server).
-Each step checks first and does nothing when its result is already there, so the README's
-commands can run it every time.
+The JavaScript snippet's npm packages and build, and the Debian packages the tests drive for real
+(Chromium, chromedriver, redis-server); Maven jars are :mod:`embedded.jars`. Each step checks
+first and does nothing when its result is already there, so the README's commands can run it
+every time. The errors and checks every installer shares (``java`` on PATH, a file lock) are
+here too.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from tracker.settings import PROJECT_ROOT, Settings
+from tracker.settings import PROJECT_ROOT
 
 SNIPPET_DIR = PROJECT_ROOT / "js_snippet"
 
@@ -28,19 +31,20 @@ TEST_PACKAGES = {
 }
 
 
+INSTALL_JAVA = "install a Java 17 runtime (Debian/Ubuntu: apt-get install openjdk-17-jre-headless)"
+INSTALL_MAVEN = "install Maven (Debian/Ubuntu: apt-get install maven)"
+
+
 class ProvisionError(RuntimeError):
     """A prerequisite is missing and cannot be installed here; the message says what to do."""
 
 
+class MissingPrerequisite(ProvisionError):
+    """A tool we cannot install ourselves (``java``, ``mvn``, ``npm``) is not on PATH."""
+
+
 def say(message: str) -> None:
     print(f"[clickloop setup] {message}", file=sys.stderr, flush=True)
-
-
-def ensure_jars(settings: Settings) -> None:
-    """Kafka broker jars and Spark's Kafka connector jars under ``settings.jars_dir``."""
-    from embedded import kafka_broker
-
-    kafka_broker.ensure_jars(settings)
 
 
 def ensure_snippet() -> Path:
@@ -49,7 +53,8 @@ def ensure_snippet() -> Path:
         raise ProvisionError(f"{SNIPPET_DIR}/package.json is missing")
     npm = shutil.which("npm")
     if npm is None:
-        raise ProvisionError("npm not found: install Node.js 20+ (Debian: apt-get install npm)")
+        raise MissingPrerequisite(
+            "npm not found: install Node.js 20+ (Debian: apt-get install npm)")
     modules = SNIPPET_DIR / "node_modules"
     lock_stamp = modules / ".clickloop-lock-sha256"
     lock_hash = _digest([SNIPPET_DIR / "package-lock.json"])
@@ -82,6 +87,31 @@ def ensure_debian_packages(packages: dict[str, str] = TEST_PACKAGES) -> None:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     _run(["apt-get", "update", "-qq"], env=env)
     _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env)
+
+
+def require_java() -> str:
+    """The ``java`` executable, or :class:`MissingPrerequisite` saying how to install one."""
+    java = shutil.which("java")
+    if java is None:
+        raise MissingPrerequisite(f"java not found on PATH: {INSTALL_JAVA}.")
+    return java
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` for the block: two processes (a test run and a CLI
+    call) never fetch into, or start from, the same folder at once."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def tail(text: str, lines: int = 25) -> str:
+    """The last ``lines`` lines of a tool's output, for an error message."""
+    return "\n".join(text.strip().splitlines()[-lines:])
 
 
 def _have(command: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from embedded import provision
+from embedded import jars, provision
 from tracker.settings import Settings
 
 
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.system or everything:
             provision.ensure_debian_packages()
         if args.jars or everything:
-            provision.ensure_jars(settings)
+            jars.ensure_jars(settings)
         if args.snippet or everything:
             print(provision.ensure_snippet())
     except provision.ProvisionError as exc:

@@ -103,13 +103,13 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
 def _worker(settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s "
                         "%(message)s", stream=sys.stderr)
+    from embedded import kafka_broker, kafka_topics
     from personalization.stores import STORE_ERRORS, open_store
     from personalization.worker import Worker
-    from embedded import kafka_broker
 
     try:
         bootstrap = kafka_broker.ensure_kafka(settings)
-        kafka_broker.ensure_topics(bootstrap, [settings.kafka.topic], settings.kafka.partitions,
+        kafka_topics.ensure_topics(bootstrap, [settings.kafka.topic], settings.kafka.partitions,
                                      settings.kafka.replication, timeout=30.0)
     except kafka_broker.KafkaError as exc:
         print(f"clickloop personalization: {exc}", file=sys.stderr)

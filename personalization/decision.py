@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from personalization.bandit.context import vector
+from personalization.bandit.context import VERSION as BANDIT_CONTEXT_VERSION
+from personalization.bandit.context import context_of, vector
 from personalization.bandit.policy import PolicyView
 from personalization.holdout import BANDIT, HOLDOUT, arm_of
 from personalization.profile import Profile
@@ -65,19 +66,29 @@ class Decision:
         return body
 
 
-def context_of(profile: Profile, segment: str | None) -> Context:
-    session = profile.session
-    return Context(
-        segment=segment,
-        intent=profile.intent,
-        cart_items=profile.cart_items,
-        cart_value=profile.cart_value,
-        campaign=session.campaign if session else None,
-        source=session.source if session else None,
-        device=session.device if session else None,
-        returning=profile.history.sessions > 0,
-        customer=profile.history.purchases > 0,
-    )
+def decision_record(decision: Decision, ctx: Context, now: float) -> dict[str, Any]:
+    """The decision-log record of ``decision``, made at ``now`` in context ``ctx``.
+
+    What the store keeps (:meth:`~personalization.stores.base.DecisionLogStore.log_decisions`)
+    and the worker attributes outcomes with; a bandit decision carries its context vector.
+
+    >>> d = Decision("d1", "hero", "default", "rules", {}, 0.5, "browsing", [], "v1", True)
+    >>> record = decision_record(d, Context(segment="browsing", device="mobile"), now=10.0)
+    >>> record["decision_id"], record["slot"], record["context"]["device"], "bandit_x" in record
+    ('d1', 'hero', 'mobile', False)
+    """
+    record: dict[str, Any] = {
+        "decision_id": decision.decision_id, "profile_id": decision.profile_id,
+        "ts": now, "slot": decision.slot, "variant": decision.variant, "arm": decision.arm,
+        "segment": decision.segment, "intent": decision.intent,
+        "context": {"cart_items": ctx.cart_items, "cart_value": ctx.cart_value,
+                    "campaign": ctx.campaign, "source": ctx.source, "device": ctx.device,
+                    "returning": ctx.returning, "customer": ctx.customer},
+    }
+    if decision.bandit_x is not None:  # what the worker learns the outcome with
+        record.update(bandit_x=decision.bandit_x, bandit_learn=decision.bandit_learn,
+                      bandit_version=BANDIT_CONTEXT_VERSION)
+    return record
 
 
 def new_decision_id() -> str:

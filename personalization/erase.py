@@ -19,15 +19,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from personalization.forgetting import Forgotten
+from personalization.stores.base import ErasureStore
 from tracker.erasure import AuditLog, Kind, SuppressionList
 
 ACTION = "forget"
 
 
-def erase(store: Any, state_dir: Path, kind: Kind, identifier: str, *, now: float,
+def erase(store: ErasureStore, state_dir: Path, kind: Kind, identifier: str, *, now: float,
           origin: str) -> Forgotten:
     """Forget the visitor or user ``identifier``; ``origin`` (``api``, ``cli``) is audited."""
     if kind == "visitor":

@@ -64,12 +64,11 @@ def check_identifier(kind: Kind, identifier: str) -> str | None:
     >>> check_identifier("user", "ann@example.com") is None
     True
     """
-    import re
-
-    from tracker.contract.spec import ID_HINT, ID_PATTERN
+    from tracker.contract.ids import is_valid_id
+    from tracker.contract.spec import ID_HINT
 
     if kind == "visitor":
-        if len(identifier) > 64 or not re.match(ID_PATTERN, identifier):
+        if not is_valid_id(identifier):
             return f"at most 64 characters, {ID_HINT}"
         return None
     if not identifier.strip() or len(identifier) > MAX_ID:

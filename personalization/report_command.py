@@ -1,6 +1,6 @@
 """``clickloop report uplift``: did personalization help? Treated arms against the holdout.
 
-Registered as a sub-report in ``stream_jobs.command_report.EXTRA_REPORTS`` (same protocol as
+Registered as a report in ``clickloop.report_command.EXTRA_REPORTS`` (same protocol as
 the CLI's commands); it needs no Spark.
 
 Reads the profiles from the configured store (the worker records each visitor's arm and what
@@ -20,7 +20,7 @@ from tracker.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``clickloop report uplift`` (a sub-report of ``stream_jobs.command_report``)."""
+    """Options of ``clickloop report uplift`` (listed in ``clickloop.report_command``)."""
     parser.add_argument("--slot", default=None, help="only visitors exposed in this slot")
     parser.add_argument("--per-slot", action="store_true",
                         help="one report per slot (holdout, rules and bandit arms of each)")

@@ -34,7 +34,7 @@ from personalization.intent import IntentModel
 from personalization.observation import NoVisitor, UnusableEvent, read_record
 from personalization.recommend import ItemGraph
 from personalization.rules import RulesSource
-from personalization.stores import Checkpoint, Store
+from personalization.stores import Checkpoint, CheckpointStore
 from tracker.settings import Settings
 
 log = logging.getLogger("clickloop.personalization.worker")
@@ -52,7 +52,7 @@ def source_of(topic: str, partition: int) -> str:
 class Worker:
     """One worker: restore, consume, learn, checkpoint. ``run`` until ``stop`` is set."""
 
-    def __init__(self, settings: Settings, store: Store, *, bootstrap: str,
+    def __init__(self, settings: Settings, store: CheckpointStore, *, bootstrap: str,
                  clock: Callable[[], float] = time.monotonic):
         section = settings.personalization
         self.settings = settings

@@ -25,13 +25,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from simulation.config import SimConfig
+from simulation.records import Decision, Request, Visit
 from tracker.contract import format_timestamp
-
-if TYPE_CHECKING:  # the simulator imports this module; types only, no import cycle at runtime
-    from simulation.simulator import Decision, Request, SimConfig, Visit
 
 # The default funnel: each step counts visits that did the steps before it, in this order.
 FUNNEL = ("page_view", "product_view", "add_to_cart", "begin_checkout", "purchase")

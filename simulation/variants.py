@@ -7,7 +7,11 @@ purchase after seeing each variant. The simulator draws the visit's outcome from
 of the variant the decision API actually chose, and records every variant's probability next to
 the choice, so regret is exact:  ``regret = max_v p_v(context) - p_chosen(context)``.
 
-Contexts are plain dicts (see :func:`simulation.simulator.decision_context`) so a test can also
+Two responses are defined here, once: the demo's hero banner (:data:`DEMO_HERO_RESPONSE`, used by
+the demo simulator) and the bandit exam's offer slot (:data:`EXAM_OFFER_RESPONSE`, used by
+:mod:`simulation.bandit_exam` and ``bench/bandit_policy.py``).
+
+Contexts are plain dicts (see :func:`simulation.decisions.decision_context`) so a test can also
 call :meth:`VariantResponse.probabilities` directly.
 """
 
@@ -103,5 +107,33 @@ DEMO_HERO_RESPONSE = LogisticVariantResponse(
         "discount": {"returning": 0.5, "has_cart": 2.3, "customer": 0.3},
         "free_shipping": {"returning": 0.5, "has_cart": 1.3, "mobile": 0.9, "tablet": 0.4},
         "bestsellers": {"returning": 0.2, "has_cart": 1.0, "search": 1.1, "social": 0.8},
+    },
+)
+
+
+def logit(p: float) -> float:
+    """The inverse of the logistic function: the logit whose sigmoid is ``p``.
+
+    >>> round(logit(0.5), 6), round(1 / (1 + math.exp(-logit(0.2))), 6)
+    (0.0, 0.2)
+    """
+    return math.log(p / (1.0 - p))
+
+
+# The bandit exam's offer slot: each variant converts at a flat rate except for one kind of
+# visitor. The step rates are written as probabilities and turned into logits here, so the table
+# in simulation.bandit_exam reads as the truth it is:
+#   standard 6 % for everyone (the default, what the holdout sees); free_shipping 16 % on mobile,
+#   4 % elsewhere; discount 20 % with a non-empty cart, 5 % otherwise; bestsellers 14 % for
+#   visitors from social networks, 5 % otherwise.
+EXAM_OFFER_RESPONSE = LogisticVariantResponse(
+    slot="offer",
+    default="standard",
+    base={"standard": logit(0.06), "free_shipping": logit(0.04), "discount": logit(0.05),
+          "bestsellers": logit(0.05)},
+    effects={
+        "free_shipping": {"mobile": logit(0.16) - logit(0.04)},
+        "discount": {"has_cart": logit(0.20) - logit(0.05)},
+        "bestsellers": {"social": logit(0.14) - logit(0.05)},
     },
 )

@@ -14,7 +14,10 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 
 def batch_prefix(batch_id: int) -> str:
@@ -23,7 +26,7 @@ def batch_prefix(batch_id: int) -> str:
 
 
 def write_batch(
-    frame: Any,
+    frame: DataFrame,
     *,
     batch_id: int,
     staging: Path,

@@ -18,7 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
 STREAM_INGEST = "stream"
 LOG_INGEST_PREFIX = "log-"
@@ -60,7 +64,7 @@ class LakePaths:
         return self.root / "_staging"
 
 
-def lake_event_schema() -> Any:
+def lake_event_schema() -> StructType:
     """Schema of ``events/``: the enriched contract event plus the two partition columns."""
     from pyspark.sql import types as T
 
@@ -73,7 +77,26 @@ def lake_event_schema() -> Any:
     ])
 
 
-def with_partition_columns(events: Any, ingest: Any) -> Any:
+def session_schema() -> StructType:
+    """Schema of ``sessions/`` (and ``sessions_live/``), in column order."""
+    from pyspark.sql import types as T
+
+    s, ts, lg, db, bl = T.StringType(), T.TimestampType(), T.LongType(), T.DoubleType(), \
+        T.BooleanType()
+    columns: list[tuple[str, Any]] = [
+        ("session_id", s), ("visitor_id", s), ("user_id", s),
+        ("session_start", ts), ("session_end", ts), ("duration_s", db),
+        ("events", lg), ("page_views", lg), ("landing_page", s), ("exit_page", s),
+        ("referrer_class", s), ("referrer_host", s), ("utm_source", s), ("utm_medium", s),
+        ("utm_campaign", s), ("utm_term", s), ("utm_content", s),
+        ("device", s), ("browser", s), ("os", s), ("country", s), ("site", s), ("source", s),
+        ("is_bot", bl), ("cookieless", bl), ("cart_adds", lg), ("orders", lg),
+        ("converted", bl), ("revenue", db), ("bounce", bl), ("session_date", T.DateType()),
+    ]
+    return T.StructType([T.StructField(name, kind, True) for name, kind in columns])
+
+
+def with_partition_columns(events: DataFrame, ingest: Column) -> DataFrame:
     """Add ``event_date`` (UTC date of ``enrichment.derived_ts``) and ``ingest`` (a Column)."""
     from pyspark.sql import functions as F
 
@@ -82,12 +105,12 @@ def with_partition_columns(events: Any, ingest: Any) -> Any:
     )
 
 
-def to_lake_columns(events: Any) -> Any:
+def to_lake_columns(events: DataFrame) -> DataFrame:
     """Select exactly the lake's columns in the lake's order (fails loudly on a missing one)."""
     return events.select(*[field.name for field in lake_event_schema().fields])
 
 
-def read_events(spark: Any, lake: LakePaths, start: date, end: date) -> Any:
+def read_events(spark: SparkSession, lake: LakePaths, start: date, end: date) -> DataFrame:
     """Events with ``event_date`` in ``[start, end]``; an empty frame when the lake is empty."""
     from pyspark.sql import functions as F
 
@@ -100,18 +123,16 @@ def read_events(spark: Any, lake: LakePaths, start: date, end: date) -> Any:
     return frame.where(F.col("event_date").between(F.lit(start), F.lit(end)))
 
 
-def write_events(events: Any, lake: LakePaths) -> None:
+def write_events(events: DataFrame, lake: LakePaths) -> None:
     """Write lake events, replacing only the (event_date, ingest) partitions present."""
     (to_lake_columns(events).write.mode("overwrite")
      .option("partitionOverwriteMode", "dynamic")
      .partitionBy("event_date", "ingest").parquet(str(lake.events)))
 
 
-def read_sessions(spark: Any, path: Path, start: date, end: date) -> Any:
+def read_sessions(spark: SparkSession, path: Path, start: date, end: date) -> DataFrame:
     """Sessions (authoritative or live) with ``session_date`` in ``[start, end]``."""
     from pyspark.sql import functions as F
-
-    from stream_jobs.sessions import session_schema
 
     schema = session_schema()
     if not _has_parquet(path):
@@ -120,10 +141,8 @@ def read_sessions(spark: Any, path: Path, start: date, end: date) -> Any:
     return frame.where(F.col("session_date").between(F.lit(start), F.lit(end)))
 
 
-def write_sessions(sessions: Any, lake: LakePaths) -> None:
+def write_sessions(sessions: DataFrame, lake: LakePaths) -> None:
     """Replace the ``session_date`` partitions present in ``sessions``."""
-    from stream_jobs.sessions import session_schema
-
     (sessions.select(*[f.name for f in session_schema().fields]).write.mode("overwrite")
      .option("partitionOverwriteMode", "dynamic")
      .partitionBy("session_date").parquet(str(lake.sessions)))

@@ -12,9 +12,12 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.settings import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 KAFKA_JARS_SUBDIR = "spark-kafka"
 
@@ -68,7 +71,7 @@ def build_spark(
     under_spark_submit: bool = False,
     ui: bool = False,
     extra: Mapping[str, str] | None = None,
-) -> Any:
+) -> SparkSession:
     """Get or create the SparkSession for a job (the only place a job starts Spark)."""
     from pyspark.sql import SparkSession
 
@@ -92,7 +95,7 @@ def launched_by_spark_submit(environ: Mapping[str, str]) -> bool:
 
 
 def run_job(settings: Settings, app_name: str,
-            job: Callable[[Any], Mapping[str, Any]]) -> int:
+            job: Callable[[SparkSession], Mapping[str, Any]]) -> int:
     """A batch job's ``main`` tail: one session (client mode under spark-submit), ``job`` run
     with it, the session stopped even on failure, and the summary printed as the last stdout
     line (the JSON line the DAG tasks and the demo read)."""

@@ -192,7 +192,7 @@ class AirflowSettings:
     )
     job_python: str | None = _env(
         "JOB_PYTHON", None, doc="Interpreter with clickloop installed that DAG tasks run the "
-        "Spark jobs with (`python -m stream_jobs.<job>`); unset = the Airflow worker's own."
+        "Spark jobs with (`python -m stream_jobs.<flow>.job`); unset = the Airflow worker's own."
     )
     spark_submit: str | None = _env(
         "SPARK_SUBMIT", None, doc="spark-submit binary; set = DAG tasks submit the jobs with it "
@@ -256,6 +256,36 @@ class Settings:
                 env.setdefault(key, value)
         settings = _build(cls, env)
         return dataclasses.replace(settings, **overrides) if overrides else settings
+
+    def to_env(self) -> dict[str, str]:
+        """The ``CLICKLOOP_*`` variables that make a child process read exactly these settings
+        (how the demo and the tests hand settings to the servers they start).
+
+        >>> from pathlib import Path
+        >>> env = Settings.from_env({}, state_dir=Path("/tmp/s")).to_env()
+        >>> env["CLICKLOOP_STATE_DIR"], env["CLICKLOOP_HONOUR_DNT"], "CLICKLOOP_GEOIP_DB" in env
+        ('/tmp/s', 'true', False)
+        >>> Settings.from_env(env) == Settings.from_env({}, state_dir=Path("/tmp/s"))
+        True
+        """
+        env: dict[str, str] = {}
+
+        def walk(obj: Any) -> None:
+            for f in fields(obj):
+                value = getattr(obj, f.name)
+                if "env" in f.metadata:
+                    if value is None:
+                        continue
+                    if isinstance(value, bool):
+                        value = "true" if value else "false"
+                    elif isinstance(value, tuple):
+                        value = ",".join(value)
+                    env[f.metadata["env"]] = str(value)
+                elif dataclasses.is_dataclass(value):
+                    walk(value)
+
+        walk(self)
+        return env
 
 
 def describe() -> list[tuple[str, str, str]]:

@@ -16,14 +16,14 @@ from typing import Any
 from flask import Flask, Response, jsonify
 
 from personalization.api import backend, browser, errors
-from personalization.api.services import EXTENSION, Services, services
+from personalization.api.services import EXTENSION, ApiStore, Services, services
 from personalization.rules import RulesSource
-from personalization.stores import STORE_ERRORS, Store, open_store
+from personalization.stores import STORE_ERRORS, open_store
 from tracker.settings import Settings
 
 
 def create_app(settings: Settings | None = None, test_config: dict[str, Any] | None = None, *,
-               store: Store | None = None, rules: RulesSource | None = None) -> Flask:
+               store: ApiStore | None = None, rules: RulesSource | None = None) -> Flask:
     """Build the API. Raises :class:`personalization.rules.RulesError` for a bad rules file."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)

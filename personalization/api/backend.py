@@ -10,7 +10,6 @@ These are for a site's servers, never for browsers: they name any visitor. Witho
 from __future__ import annotations
 
 import hmac
-import re
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -21,11 +20,11 @@ from personalization.holdout import arm_of
 from personalization.profile import public_dict
 from personalization.segments import segment_of
 from personalization.stitching import read_person
-from tracker.contract.spec import EVENT, ID_HINT, ID_PATTERN
+from tracker.contract.ids import is_valid_id
+from tracker.contract.spec import EVENT, ID_HINT
 from tracker.erasure import Kind
 
 bp = Blueprint("backend", __name__)
-_VALID_ID = re.compile(ID_PATTERN)
 MAX_USER_ID = EVENT.fields["user_id"].kind.max_len
 
 
@@ -48,7 +47,7 @@ def require_token() -> Response | None:
 
 
 def _checked(visitor_id: str) -> Response | None:
-    if len(visitor_id) > 64 or not _VALID_ID.match(visitor_id):
+    if not is_valid_id(visitor_id):
         return error(400, f"visitor id {visitor_id[:80]!r}: at most 64 characters, {ID_HINT}",
                      "visitor_id")
     return None

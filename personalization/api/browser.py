@@ -8,23 +8,19 @@ Without a cookie the answer is the slot's default, and no profile is read.
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, Response, jsonify, request
 
 from personalization.api.errors import error
 from personalization.api.services import services
-from personalization.bandit.context import VERSION as BANDIT_CONTEXT_VERSION
-from personalization.decision import decide
-from personalization.rules.parse import NAME_HINT, NAME_RE
+from personalization.decision import decide, decision_record
+from personalization.rules.parse import NAME_HINT
 from personalization.stitching import read_person
-from tracker.contract.spec import ID_PATTERN
+from tracker.contract.ids import is_valid_id
 
 bp = Blueprint("browser", __name__)
 
 # parameters that would name a visitor: refused outright, so nobody believes they work
 VISITOR_PARAMETERS = ("visitor_id", "visitor", "vid", "profile_id", "user_id", "cl_vid")
-_VALID_ID = re.compile(ID_PATTERN)
 
 
 def _cors(response: Response, origin: str | None) -> Response:
@@ -70,14 +66,14 @@ def decide_slot() -> Response:
     if len(slots) > 1:
         return _cors(error(400, "give slot once; ask once per slot", "slot"), origin)
     slot = slots[0]
-    if not NAME_RE.match(slot):
+    if not is_valid_id(slot):
         return _cors(error(400, f"slot {slot[:80]!r}: {NAME_HINT}", "slot"), origin)
 
     svc = services()
     settings = svc.settings
     cookie = request.cookies.get(settings.collector.cookie_name)
     # a cookie we could not have set is treated as no cookie (default content, no profile)
-    visitor_id = cookie if cookie and len(cookie) <= 64 and _VALID_ID.match(cookie) else None
+    visitor_id = cookie if is_valid_id(cookie) else None
     profile = read_person(svc.store, visitor_id) if visitor_id else None
     now = svc.clock()
     section = settings.personalization
@@ -88,16 +84,5 @@ def decide_slot() -> Response:
     response = jsonify(decision.response())
     response.headers["Cache-Control"] = "no-store"
     if visitor_id is not None and ctx is not None:
-        record = {
-            "decision_id": decision.decision_id, "profile_id": decision.profile_id,
-            "ts": now, "slot": slot, "variant": decision.variant, "arm": decision.arm,
-            "segment": decision.segment, "intent": decision.intent,
-            "context": {"cart_items": ctx.cart_items, "cart_value": ctx.cart_value,
-                        "campaign": ctx.campaign, "source": ctx.source, "device": ctx.device,
-                        "returning": ctx.returning, "customer": ctx.customer},
-        }
-        if decision.bandit_x is not None:  # what the worker learns the outcome with
-            record.update(bandit_x=decision.bandit_x, bandit_learn=decision.bandit_learn,
-                          bandit_version=BANDIT_CONTEXT_VERSION)
-        svc.decisions.add(record)
+        svc.decisions.add(decision_record(decision, ctx, now))
     return _cors(response, origin)

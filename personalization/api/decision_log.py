@@ -16,7 +16,7 @@ import os
 import threading
 from typing import Any
 
-from personalization.stores import STORE_ERRORS, Store
+from personalization.stores import STORE_ERRORS, DecisionLogStore
 
 log = logging.getLogger("clickloop.personalization.api")
 
@@ -25,7 +25,7 @@ MAX_BUFFER = 20_000  # a store outage must not eat the process's memory
 
 
 class DecisionLog:
-    def __init__(self, store: Store, every_s: float = FLUSH_EVERY_S):
+    def __init__(self, store: DecisionLogStore, every_s: float = FLUSH_EVERY_S):
         self.store = store
         self.every_s = every_s
         self._buffer: list[dict[str, Any]] = []

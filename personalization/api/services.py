@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from flask import current_app
@@ -17,7 +17,7 @@ from flask import current_app
 from personalization.api.decision_log import DecisionLog
 from personalization.bandit.policy import PolicyView, from_state
 from personalization.rules import RulesSource
-from personalization.stores import Store
+from personalization.stores import DecisionLogStore, DecisionStore, ErasureStore
 from tracker.settings import Settings
 
 EXTENSION = "clickloop_personalization"
@@ -25,10 +25,14 @@ POPULAR_TTL_S = 5.0  # popular items change slowly; one store read per process e
 BANDIT_TTL_S = 2.0  # the worker publishes with each checkpoint (every few seconds)
 
 
+class ApiStore(DecisionStore, DecisionLogStore, ErasureStore, Protocol):
+    """What the decision API uses of a store: its reads, the decision log, forgetting."""
+
+
 @dataclass
 class Services:
     settings: Settings
-    store: Store
+    store: ApiStore
     rules: RulesSource
     clock: Callable[[], float] = time.time
     decisions: DecisionLog = field(init=False)

@@ -1,6 +1,7 @@
-"""The visitor's context as the fixed vector the bandit's linear models read.
+"""The visitor's context: what the rules read (:func:`context_of` a profile), and the same as
+the fixed vector the bandit's linear models read (:func:`vector`).
 
-The API builds it from the context it decided in, logs it with the decision, and the worker
+The API builds the vector from the context it decided in, logs it with the decision, and the worker
 learns from that logged vector, so learning sees exactly what the choice saw. :data:`VERSION`
 changes with the vector; statistics of another version are dropped, never mis-read.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import math
 
 from personalization.features import DEVICES, SOURCES
+from personalization.profile import Profile
 from personalization.rules.model import Context
 from personalization.segments import SEGMENTS
 
@@ -24,6 +26,22 @@ NAMES: tuple[str, ...] = (
 )
 DIM = len(NAMES)
 _INDEX = {name: i for i, name in enumerate(NAMES)}
+
+
+def context_of(profile: Profile, segment: str | None) -> Context:
+    """The context the rules and the bandit see for ``profile`` in ``segment``."""
+    session = profile.session
+    return Context(
+        segment=segment,
+        intent=profile.intent,
+        cart_items=profile.cart_items,
+        cart_value=profile.cart_value,
+        campaign=session.campaign if session else None,
+        source=session.source if session else None,
+        device=session.device if session else None,
+        returning=profile.history.sessions > 0,
+        customer=profile.history.purchases > 0,
+    )
 
 
 def vector(ctx: Context) -> list[float]:

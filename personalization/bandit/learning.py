@@ -25,9 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from personalization.bandit.context import VERSION, vector
+from personalization.bandit.context import VERSION, context_of, vector
 from personalization.bandit.policy import LinearArms, from_state, state_dict
-from personalization.decision import context_of
 from personalization.holdout import BANDIT
 from personalization.observation import Observation
 from personalization.profile import Profile

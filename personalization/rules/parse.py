@@ -31,8 +31,8 @@ from personalization.rules.model import (
 )
 from personalization.segments import SEGMENTS
 from tracker.contract import REFERRER_CLASSES
+from tracker.contract.ids import is_valid_id
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 NAME_HINT = "1-64 letters, digits and _ . : - only"
 DEVICES = ("desktop", "mobile", "tablet", "other")
 MAX_CONTENT = 20_000  # characters of html or text per variant
@@ -163,7 +163,7 @@ class _Reader:
                 self.fail(node, "slots", "define at least one slot")
             for name, (key_node, value_node) in (entries or {}).items():
                 path = f"slots.{name}"
-                if not NAME_RE.match(name):
+                if not is_valid_id(name):
                     self.fail(key_node, path, f"slot name {name!r}: {NAME_HINT}")
                     continue
                 slot = self.slot(name, key_node, value_node, path)
@@ -249,7 +249,7 @@ class _Reader:
         name_node = fields.get("variant", (None, None))[1]
         name = self.scalar(name_node) if name_node is not None else None
         ok = True
-        if name_node is not None and (not isinstance(name, str) or not NAME_RE.match(name)):
+        if name_node is not None and not is_valid_id(name):
             self.fail(name_node, f"{path}.variant", f"variant name {name!r}: {NAME_HINT}")
             ok = False
         if "html" in fields and "text" in fields:

@@ -1,4 +1,4 @@
-"""Where profiles, the model and decisions live: one interface, two stores.
+"""Where profiles, the model and decisions live: one interface per caller, two stores.
 
 :func:`open_store` picks Redis when ``settings.personalization.redis_url`` is set, else the
 embedded SQLite store under ``<state>/personalization/``. Both raise :class:`StoreError` (or
@@ -13,9 +13,15 @@ import redis
 
 from personalization.stores.base import (
     Checkpoint,
+    CheckpointStore,
+    DecisionLogStore,
+    DecisionStore,
+    ErasureStore,
     GraphCounts,
+    ReportStore,
     SaveResult,
     Store,
+    StoreConnection,
     StoreError,
     WorkerCheckpoint,
 )
@@ -40,9 +46,15 @@ def open_store(settings: Settings) -> Store:
 __all__ = [
     "STORE_ERRORS",
     "Checkpoint",
+    "CheckpointStore",
+    "DecisionLogStore",
+    "DecisionStore",
+    "ErasureStore",
     "GraphCounts",
+    "ReportStore",
     "SaveResult",
     "Store",
+    "StoreConnection",
     "StoreError",
     "WorkerCheckpoint",
     "open_store",

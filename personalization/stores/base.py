@@ -1,19 +1,27 @@
-"""The one interface profiles, model and decisions are stored behind.
+"""The interfaces profiles, model and decisions are stored behind, one per kind of caller.
 
 Two implementations: :class:`~personalization.stores.embedded.EmbeddedStore` (SQLite files under
 the state dir: no service to run, several local processes) and
 :class:`~personalization.stores.redis_store.RedisStore` (several API instances and workers on
-several machines). Both pass the same contract tests (``tests/personalization/test_stores.py``).
+several machines). Both are a whole :class:`Store` and pass the same contract tests
+(``tests/personalization/stores/test_stores.py``); their shared rules are in
+:mod:`personalization.stores.shared`.
 
-Who calls what:
+Who calls what (each caller is typed against the narrow interface it uses):
 
-- the decision API reads a profile by *visitor id* (the store resolves it to a profile id),
-  the popular items and the model summary; it logs decisions and forgets visitors;
-- the worker loads a profile with its worker part, its checkpoint (model, offsets), the open
-  sessions of a partition, the item graph and new tombstones; and saves a
-  :class:`Checkpoint` — profiles, graph increments, model, *and the Kafka offsets that produced
-  them* — in one atomic write. On restart it seeks to those offsets, so each event changes the
-  stored state exactly once, whatever moment the worker died at.
+- :class:`DecisionStore` — the decision API reads a profile by *visitor id* (the store resolves
+  it to a profile id) with the user's other profiles, the popular items, the bandit
+  statistics and the model summary;
+- :class:`DecisionLogStore` — the API's decision log writes decisions in batches;
+- :class:`ErasureStore` — :func:`personalization.erase.erase` (the API's DELETE routes and
+  ``clickloop forget``) forgets visitors and users;
+- :class:`CheckpointStore` — the worker loads a profile with its worker part, its checkpoint
+  (model, offsets), the open sessions of a partition, the item graph, new tombstones and
+  logged decisions; and saves a :class:`Checkpoint` — profiles, graph increments, model, *and
+  the Kafka offsets that produced them* — in one atomic write. On restart it seeks to those
+  offsets, so each event changes the stored state exactly once, whatever moment the worker
+  died at;
+- :class:`ReportStore` — ``clickloop report`` reads every profile.
 """
 
 from __future__ import annotations
@@ -25,8 +33,6 @@ from typing import Any, Protocol
 from personalization.forgetting import Forgotten, Tombstone
 from personalization.profile import Profile
 from personalization.recommend import GraphDelta
-
-DECISION_TTL_S = 7 * 86_400  # decisions are kept a week: long enough to attribute an outcome
 
 
 class StoreError(RuntimeError):
@@ -76,13 +82,24 @@ class GraphCounts:
     cobuy: list[tuple[str, str, int]]
 
 
-class Store(Protocol):
-    # --- decision API -------------------------------------------------------------------------
-    def resolve(self, visitor_id: str) -> str:
-        """The profile id a visitor id maps to (the visitor id itself unless linked)."""
+class StoreConnection(Protocol):
+    def ping(self) -> None:
+        """Raise :class:`StoreError` if the store cannot be used."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class DecisionStore(StoreConnection, Protocol):
+    """The decision API's reads (a profile, as :func:`personalization.stitching.read_person`
+    reads it; popular items; bandit statistics; the model summary)."""
 
     def read_profile(self, visitor_id: str) -> Profile | None:
         """The public part of the visitor's profile, or None."""
+
+    def user_profiles(self, user_id: str) -> list[Profile]:
+        """The public part of every profile of a user (one per device; see stitching)."""
+
 
     def popular(self) -> list[dict[str, Any]]:
         """Popular items (sku, name, url, price), most popular first."""
@@ -93,20 +110,19 @@ class Store(Protocol):
     def model_summary(self, group: str) -> dict[str, Any] | None:
         """The worker's latest model summary and progressive metrics."""
 
+
+class DecisionLogStore(Protocol):
+    """Where the API's decisions are logged (:mod:`personalization.api.decision_log`)."""
+
     def log_decision(self, record: dict[str, Any]) -> None:
         """Keep a decision (``decision_id``, ``profile_id``, ``ts``, slot, variant, arm, ...)."""
 
     def log_decisions(self, records: list[dict[str, Any]]) -> None:
         """Keep a batch of decisions, except those whose visitor was forgotten after them."""
 
-    def decision(self, decision_id: str) -> dict[str, Any] | None:
-        """A logged decision, for attributing a later outcome to it."""
 
-    def link(self, visitor_id: str, profile_id: str) -> None:
-        """Map a visitor id to a profile id (identity stitching writes these)."""
-
-    def user_profiles(self, user_id: str) -> list[Profile]:
-        """The public part of every profile of a user (one per device; see stitching)."""
+class ErasureStore(Protocol):
+    """Forgetting people (:mod:`personalization.erase`)."""
 
     def forget(self, visitor_id: str, now: float) -> Forgotten:
         """Delete every profile of the visitor (anonymous, and as each user identified on
@@ -116,10 +132,13 @@ class Store(Protocol):
         """Delete every profile of the user and of the visitor ids it was seen on, their links
         and decisions; leave tombstones (the user's, and each visitor id's)."""
 
-    def ping(self) -> None:
-        """Raise :class:`StoreError` if the store cannot be used."""
 
-    # --- worker -------------------------------------------------------------------------------
+class CheckpointStore(StoreConnection, Protocol):
+    """The worker's reads and its one atomic write (see the module docstring)."""
+
+    def resolve(self, visitor_id: str) -> str:
+        """The profile id a visitor id maps to (the visitor id itself unless linked)."""
+
     def load_profile(self, profile_id: str) -> Profile | None:
         """Public and worker parts of a profile."""
 
@@ -132,24 +151,30 @@ class Store(Protocol):
     def load_graph(self) -> GraphCounts:
         """All item counts."""
 
+    def bandit_state(self) -> dict[str, Any] | None:
+        """The bandit statistics of the latest checkpoint (restored when the model is not)."""
+
+    def decision(self, decision_id: str) -> dict[str, Any] | None:
+        """A logged decision, for attributing a later outcome to it."""
+
     def tombstones(self, cursor: str) -> tuple[list[Tombstone], str]:
         """Tombstones newer than ``cursor`` and the new cursor."""
 
     def save(self, checkpoint: Checkpoint) -> SaveResult:
         """Write a checkpoint atomically (see the module docstring)."""
 
-    # --- reports ------------------------------------------------------------------------------
+
+class ReportStore(StoreConnection, Protocol):
+    """``clickloop report``'s read."""
+
     def iter_profiles(self) -> Iterator[Profile]:
         """Every stored profile (public part), in no particular order."""
 
-    def close(self) -> None:
-        """Release connections."""
 
+class Store(DecisionStore, DecisionLogStore, ErasureStore, CheckpointStore, ReportStore,
+            Protocol):
+    """A whole store: what :func:`~personalization.stores.open_store` returns."""
 
-def decision_key_fields(record: dict[str, Any]) -> tuple[str, str, float]:
-    """(decision_id, profile_id, ts) of a decision record, checked."""
-    try:
-        return str(record["decision_id"]), str(record["profile_id"]), float(record["ts"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"a decision record needs decision_id, profile_id and ts: {exc}") \
-            from None
+    def link(self, visitor_id: str, profile_id: str) -> None:
+        """Map a visitor id to a profile id (the worker writes links with its checkpoints;
+        this is for tools and tests)."""

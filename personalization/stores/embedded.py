@@ -21,17 +21,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import personalization.stores.shared as shared
 from personalization.forgetting import TOMBSTONE_DAYS, Forgotten, Tombstone, forget_key
 from personalization.profile import Profile, from_dicts, public_dict, worker_dict
-from personalization.stitching import device_of, tombstone_keys, user_tombstone_key
+from personalization.stitching import device_of, user_tombstone_key
 from personalization.stores.base import (
-    DECISION_TTL_S,
     Checkpoint,
     GraphCounts,
     SaveResult,
     StoreError,
     WorkerCheckpoint,
-    decision_key_fields,
 )
 
 PROFILES_SCHEMA = """
@@ -68,11 +67,7 @@ CREATE INDEX IF NOT EXISTS decisions_ts ON decisions (ts);
 _PRUNE_EVERY = 1000  # decision inserts between deletions of expired decisions
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-class EmbeddedStore:
+class EmbeddedStore(shared.LogsDecisionsInBatches):
     """SQLite-backed :class:`~personalization.stores.base.Store`."""
 
     def __init__(self, folder: Path):
@@ -149,19 +144,14 @@ class EmbeddedStore:
             return None
         return {**json.loads(row[0]), "saved": row[1]}
 
-    def log_decision(self, record: dict[str, Any]) -> None:
-        self.log_decisions([record])
-
     def log_decisions(self, records: list[dict[str, Any]]) -> None:
-        rows = [(*decision_key_fields(r), _dumps(r)) for r in records]
+        rows = [(*shared.decision_key_fields(r), shared.dumps(r)) for r in records]
         if not rows:
             return
         since = min(ts for _, _, ts, _ in rows)
-        forgotten = {key for (key,) in self._conn("profiles").execute(
-            "SELECT key FROM tombstones WHERE at >= ?", (since,))}
-        if forgotten:
-            rows = [row for row in rows if forget_key(row[1]) not in forgotten
-                    or not self._forgotten_after(row[1], row[2])]
+        latest = shared.latest_tombstones(self._conn("profiles").execute(
+            "SELECT key, at FROM tombstones WHERE at >= ?", (since,)))
+        rows = [row for row in rows if not shared.forgotten_after(row[1], row[2], latest)]
         conn = self._conn("decisions")
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -169,16 +159,12 @@ class EmbeddedStore:
             self._inserts += len(rows)
             if self._inserts >= _PRUNE_EVERY:
                 self._inserts = 0
-                conn.execute("DELETE FROM decisions WHERE ts < ?", (time.time() - DECISION_TTL_S,))
+                conn.execute("DELETE FROM decisions WHERE ts < ?",
+                             (time.time() - shared.DECISION_TTL_S,))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-
-    def _forgotten_after(self, profile_id: str, ts: float) -> bool:
-        return self._conn("profiles").execute(
-            "SELECT 1 FROM tombstones WHERE key = ? AND at >= ? LIMIT 1",
-            (forget_key(profile_id), ts)).fetchone() is not None
 
     def decision(self, decision_id: str) -> dict[str, Any] | None:
         row = self._conn("decisions").execute(
@@ -202,8 +188,7 @@ class EmbeddedStore:
             for profile_id in profile_ids:  # every visitor id of those profiles (links)
                 row = conn.execute("SELECT data FROM profiles WHERE profile_id = ?",
                                    (profile_id,)).fetchone()
-                visitors = json.loads(row[0]).get("visitor_ids") or [] if row else []
-                keys.update(forget_key(v) for v in visitors)
+                keys.update(forget_key(v) for v in shared.visitor_ids_of(row[0] if row else None))
             return profile_ids, keys
 
         return self._forget(self.resolve(visitor_id), targets, {visitor_id}, now)
@@ -216,7 +201,7 @@ class EmbeddedStore:
             for device in sorted({device_of(p) for p in profile_ids}):
                 row = conn.execute("SELECT worker FROM profiles WHERE profile_id = ?",
                                    (device,)).fetchone()
-                if row and row[0] and json.loads(row[0]).get("claimed_by") == user_id:
+                if row and shared.claimed_by(row[0]) == user_id:
                     profile_ids.add(device)
             # a device only this user identified on: drop its anonymous events still in Kafka
             # too (not on a shared device: the other users' events are theirs)
@@ -238,7 +223,7 @@ class EmbeddedStore:
         try:
             profile_ids, keys = targets(conn)
             # decisions still in flight (anonymous profiles: the visitor key, if any)
-            keys = keys | {forget_key(p) for p in profile_ids if device_of(p) != p}
+            keys = shared.with_in_flight_keys(keys, profile_ids)
             profiles = 0
             for profile_id in sorted(profile_ids):
                 profiles += conn.execute("DELETE FROM profiles WHERE profile_id = ?",
@@ -309,20 +294,18 @@ class EmbeddedStore:
         try:
             # tombstones written since the worker last looked: refuse those profiles
             tombstones, cursor = self.tombstones(checkpoint.tombstone_cursor)
-            keys = {t.key for t in tombstones}
-            refused = [p.profile_id for p in checkpoint.profiles
-                       if keys and tombstone_keys(p) & keys]
+            refused, keys = shared.refused_profiles(checkpoint.profiles, tombstones)
             skip = set(refused)
             saved = [p for p in checkpoint.profiles if p.profile_id not in skip]
             conn.executemany(
                 "INSERT OR REPLACE INTO profiles VALUES (?, ?, ?, ?, ?)",
                 [(p.profile_id, checkpoint.sources.get(p.profile_id),
-                  p.session.last if p.session else None, _dumps(public_dict(p)),
-                  _dumps(worker_dict(p))) for p in saved])
+                  p.session.last if p.session else None, shared.dumps(public_dict(p)),
+                  shared.dumps(worker_dict(p))) for p in saved])
             conn.executemany(
                 "INSERT OR IGNORE INTO person_profiles VALUES (?, ?, ?)",
-                [(p.user_id, device_of(p.profile_id), p.profile_id) for p in saved
-                 if p.user_id and device_of(p.profile_id) != p.profile_id])
+                [(p.user_id, device, p.profile_id) for p in saved
+                 if (device := shared.user_device(p)) is not None])
             self._save_links(conn, checkpoint.links, skip, keys)
             conn.executemany(
                 "INSERT INTO offsets VALUES (?, ?, ?) ON CONFLICT (grp, source) "
@@ -331,7 +314,7 @@ class EmbeddedStore:
                  for source, offset in checkpoint.offsets.items()])
             conn.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)",
                          (checkpoint.group, checkpoint.worker_state,
-                          _dumps(checkpoint.summary), time.time()))
+                          shared.dumps(checkpoint.summary), time.time()))
             self._save_graph(conn, checkpoint)
             conn.execute("COMMIT")
         except BaseException:
@@ -343,7 +326,7 @@ class EmbeddedStore:
     def _save_links(conn: sqlite3.Connection, links: dict[str, str | None], skip: set[str],
                     keys: set[str]) -> None:
         for visitor_id, profile_id in sorted(links.items()):
-            if profile_id is None or profile_id in skip or forget_key(visitor_id) in keys:
+            if shared.unlinks(visitor_id, profile_id, skip, keys):
                 conn.execute("DELETE FROM links WHERE visitor_id = ?", (visitor_id,))
             else:
                 conn.execute("INSERT OR REPLACE INTO links VALUES (?, ?)",
@@ -356,7 +339,7 @@ class EmbeddedStore:
             "INSERT INTO items VALUES (?1, ?2, ?3, ?4) ON CONFLICT (sku) DO UPDATE SET "
             "info = CASE WHEN ?2 = '{}' THEN info ELSE ?2 END, "
             "views = views + ?3, buys = buys + ?4",
-            [(sku, _dumps(delta.items.get(sku, {})), delta.views.get(sku, 0),
+            [(sku, shared.dumps(delta.items.get(sku, {})), delta.views.get(sku, 0),
               delta.buys.get(sku, 0)) for sku in sorted(skus)])
         for kind, counts in (("view", delta.coview), ("buy", delta.cobuy)):
             conn.executemany(
@@ -365,10 +348,10 @@ class EmbeddedStore:
                 [(kind, a, b, n) for (a, b), n in counts.items()])
         if checkpoint.popular:
             conn.execute("INSERT OR REPLACE INTO kv VALUES ('popular', ?)",
-                         (_dumps(checkpoint.popular),))
+                         (shared.dumps(checkpoint.popular),))
         if checkpoint.bandit is not None:
             conn.execute("INSERT OR REPLACE INTO kv VALUES ('bandit', ?)",
-                         (_dumps(checkpoint.bandit),))
+                         (shared.dumps(checkpoint.bandit),))
 
     # --- reports ------------------------------------------------------------------------------
 

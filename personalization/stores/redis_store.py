@@ -41,28 +41,23 @@ from typing import Any
 
 import redis
 
+import personalization.stores.shared as shared
 from personalization.forgetting import TOMBSTONE_DAYS, Forgotten, Tombstone, forget_key
 from personalization.profile import Profile, from_dicts, public_dict, worker_dict
-from personalization.stitching import device_of, tombstone_keys, user_tombstone_key
+from personalization.stitching import device_of, user_tombstone_key
 from personalization.stores.base import (
-    DECISION_TTL_S,
     Checkpoint,
     GraphCounts,
     SaveResult,
     StoreError,
     WorkerCheckpoint,
-    decision_key_fields,
 )
 
 PAIR_SEP = "\x1f"
 DECISIONS_PER_PROFILE = 200
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-class RedisStore:
+class RedisStore(shared.LogsDecisionsInBatches):
     """Redis-backed :class:`~personalization.stores.base.Store`."""
 
     def __init__(self, url: str, prefix: str = "clickloop:"):
@@ -126,29 +121,26 @@ class RedisStore:
             return None
         return {**json.loads(summary), "saved": float(saved) if saved else None}
 
-    def log_decision(self, record: dict[str, Any]) -> None:
-        self.log_decisions([record])
-
     def log_decisions(self, records: list[dict[str, Any]]) -> None:
-        keyed = [(*decision_key_fields(r), r) for r in records]
+        keyed = [(*shared.decision_key_fields(r), r) for r in records]
         if not keyed:
             return
         since = min(ts for _, _, ts, _ in keyed)
         # stream ids are the server's clock: look a little further back than the oldest record
         low = f"{max(0, int((since - 60) * 1000))}-0"
-        forgotten: dict[str, float] = {}
-        for _, fields in self.r.xrange(self.k("tombstones"), min=low, max="+"):
-            key, at = fields[b"key"].decode(), float(fields[b"at"])
-            forgotten[key] = max(at, forgotten.get(key, at))
+        latest = shared.latest_tombstones(
+            (fields[b"key"].decode(), float(fields[b"at"]))
+            for _, fields in self.r.xrange(self.k("tombstones"), min=low, max="+"))
         pipe = self.r.pipeline(transaction=False)
         for decision_id, profile_id, ts, record in keyed:
-            if forgotten.get(forget_key(profile_id), float("-inf")) >= ts:
+            if shared.forgotten_after(profile_id, ts, latest):
                 continue  # the visitor asked to be forgotten after this decision
             index = self.k("decisions", profile_id)
-            pipe.set(self.k("decision", decision_id), _dumps(record), ex=DECISION_TTL_S)
+            pipe.set(self.k("decision", decision_id), shared.dumps(record),
+                     ex=shared.DECISION_TTL_S)
             pipe.rpush(index, decision_id)
             pipe.ltrim(index, -DECISIONS_PER_PROFILE, -1)
-            pipe.expire(index, DECISION_TTL_S)
+            pipe.expire(index, shared.DECISION_TTL_S)
         pipe.execute()
 
     def decision(self, decision_id: str) -> dict[str, Any] | None:
@@ -178,11 +170,9 @@ class RedisStore:
         keys = {forget_key(visitor_id)}
         visitors = {visitor_id}
         for pid in profile_ids:  # every visitor id of those profiles (links)
-            data = r.hget(self.k("profile", pid), "data")
-            if data:
-                ids = json.loads(data).get("visitor_ids") or []
-                visitors.update(ids)
-                keys.update(forget_key(v) for v in ids)
+            ids = shared.visitor_ids_of(r.hget(self.k("profile", pid), "data"))
+            visitors.update(ids)
+            keys.update(forget_key(v) for v in ids)
         return self._forget(profile_id, profile_ids, visitors, keys, now)
 
     def forget_user(self, user_id: str, now: float) -> Forgotten:
@@ -192,7 +182,7 @@ class RedisStore:
         own = []
         for device in sorted({device_of(p) for p in profile_ids}):
             worker = r.hget(self.k("profile", device), "worker")  # anonymous history it took
-            if worker and json.loads(worker).get("claimed_by") == user_id:
+            if shared.claimed_by(worker) == user_id:
                 profile_ids.add(device)
                 # a device only this user identified on: drop its anonymous events still in
                 # Kafka too (not on a shared device: the other users' events are theirs)
@@ -210,7 +200,7 @@ class RedisStore:
         decisions, and write the tombstones ``keys``, in one transaction."""
         r = self.r
         # decisions still in flight (anonymous profiles: the visitor key, if any)
-        keys = keys | {forget_key(p) for p in profile_ids if device_of(p) != p}
+        keys = shared.with_in_flight_keys(keys, profile_ids)
         ordered = sorted(profile_ids)
         pipe = r.pipeline(transaction=False)
         for pid in ordered:
@@ -299,9 +289,7 @@ class RedisStore:
                 try:
                     pipe.watch(self.k("tombstones"))
                     tombstones, cursor = self.tombstones(checkpoint.tombstone_cursor, pipe)
-                    keys = {t.key for t in tombstones}
-                    refused = [p.profile_id for p in checkpoint.profiles
-                               if keys and tombstone_keys(p) & keys]
+                    refused, keys = shared.refused_profiles(checkpoint.profiles, tombstones)
                     pipe.multi()
                     self._queue_checkpoint(pipe, checkpoint, set(refused), keys)
                     pipe.execute()
@@ -313,7 +301,7 @@ class RedisStore:
     def _queue_checkpoint(self, pipe: Any, checkpoint: Checkpoint, skip: set[str],
                           keys: set[str]) -> None:
         for visitor_id, linked in sorted(checkpoint.links.items()):
-            if linked is None or linked in skip or forget_key(visitor_id) in keys:
+            if shared.unlinks(visitor_id, linked, skip, keys):
                 pipe.delete(self.k("link", visitor_id))
             else:
                 pipe.set(self.k("link", visitor_id), linked)
@@ -322,14 +310,14 @@ class RedisStore:
             pid = profile.profile_id
             if pid in skip:
                 continue
-            device = device_of(pid)
-            if profile.user_id and device != pid:
+            device = shared.user_device(profile)
+            if device is not None:
                 pipe.sadd(self.k("user-profiles", profile.user_id), pid)
                 pipe.sadd(self.k("visitor-profiles", device), pid)
             source = checkpoint.sources.get(pid) or ""
             pipe.hset(self.k("profile", pid), mapping={
-                "data": _dumps(public_dict(profile)), "worker": _dumps(worker_dict(profile)),
-                "source": source})
+                "data": shared.dumps(public_dict(profile)),
+                "worker": shared.dumps(worker_dict(profile)), "source": source})
             if source:
                 if profile.session is not None:
                     pipe.zadd(self.k("open", source), {pid: profile.session.last})
@@ -338,11 +326,11 @@ class RedisStore:
         if checkpoint.offsets:
             pipe.hset(self.k("offsets", checkpoint.group), mapping=checkpoint.offsets)
         pipe.hset(self.k("state", checkpoint.group), mapping={
-            "worker_state": checkpoint.worker_state, "summary": _dumps(checkpoint.summary),
+            "worker_state": checkpoint.worker_state, "summary": shared.dumps(checkpoint.summary),
             "saved": repr(time.time())})
         delta = checkpoint.graph
         if delta.items:
-            pipe.hset(self.k("items"), mapping={sku: _dumps(info)
+            pipe.hset(self.k("items"), mapping={sku: shared.dumps(info)
                                                 for sku, info in delta.items.items()})
         for name, counts in (("views", delta.views), ("buys", delta.buys)):
             for sku, n in counts.items():
@@ -351,9 +339,9 @@ class RedisStore:
             for (a, b), n in pairs.items():
                 pipe.hincrby(self.k(name), a + PAIR_SEP + b, n)
         if checkpoint.popular:
-            pipe.set(self.k("popular"), _dumps(checkpoint.popular))
+            pipe.set(self.k("popular"), shared.dumps(checkpoint.popular))
         if checkpoint.bandit is not None:
-            pipe.set(self.k("bandit"), _dumps(checkpoint.bandit))
+            pipe.set(self.k("bandit"), shared.dumps(checkpoint.bandit))
 
     # --- reports ------------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ import dataclasses
 import json
 import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from embedded import kafka_broker, kafka_topics
+from embedded.ports import port_free
 from tests.fixtures.collector import (
     CollectorServer,
     collector_settings,
@@ -26,22 +27,12 @@ from tests.fixtures.collector import (
     read_topic,
     start_collector,
 )
-from embedded import kafka_broker
+from tests.waiting import wait_until
 from tracker.contract import new_event
 from tracker.settings import Settings
 
 pytestmark = pytest.mark.kafka
 
-
-def reusable(port: int) -> bool:
-    """Whether Kafka (which binds with SO_REUSEADDR) can take ``port`` again after the kill."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 @pytest.fixture(scope="module")
@@ -97,10 +88,8 @@ class Load:
             thread.join(60)
 
     def wait_for(self, count: int, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.acked) < count:
-            assert time.monotonic() < deadline, f"only {len(self.acked)} events acknowledged"
-            time.sleep(0.1)
+        wait_until(lambda: len(self.acked) >= count, timeout=timeout, interval=0.1,
+                   what=lambda: f"only {len(self.acked)} events acknowledged")
 
 
 def metric(server: CollectorServer, name: str) -> float:
@@ -110,13 +99,14 @@ def metric(server: CollectorServer, name: str) -> float:
 
 
 def wait_drained(server: CollectorServer, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        ready = requests.get(server.url + "/readyz", timeout=10).json()
-        if ready["spool_bytes"] == 0 and metric(server, "clickloop_collector_kafka_up") >= 1:
-            return
-        assert time.monotonic() < deadline, f"spool not drained: {ready}"
-        time.sleep(0.5)
+    last: dict[str, object] = {}
+
+    def drained() -> bool:
+        last.update(requests.get(server.url + "/readyz", timeout=10).json())
+        return (last["spool_bytes"] == 0
+                and metric(server, "clickloop_collector_kafka_up") >= 1)
+
+    wait_until(drained, timeout=timeout, interval=0.5, what=lambda: f"spool not drained: {last}")
 
 
 def read_all(bootstrap: str, topic: str) -> list[str]:
@@ -132,7 +122,7 @@ def test_every_acknowledged_event_survives_a_broker_crash(broker, tmp_path):
     small = collector_settings(tmp_path / "small", bootstrap, produce_timeout_s=2.0,
                                spool_max_mb=1)
     for s in (main, small):
-        kafka_broker.ensure_topics(bootstrap, [s.kafka.topic, s.kafka.dead_letter_topic],
+        kafka_topics.ensure_topics(bootstrap, [s.kafka.topic, s.kafka.dead_letter_topic],
                                      partitions=3, replication=1)
     servers = [start_collector(main, workers=2), start_collector(small, workers=1)]
     server, tiny = servers
@@ -162,10 +152,8 @@ def test_every_acknowledged_event_survives_a_broker_crash(broker, tmp_path):
             assert metric(tiny, "clickloop_collector_spool_full_total") >= 1
             assert metric(server, "clickloop_collector_events_spooled_total") > 0
 
-            deadline = time.monotonic() + 90
-            while not reusable(port):
-                assert time.monotonic() < deadline, f"port {port} stayed busy"
-                time.sleep(0.5)
+            wait_until(lambda: port_free(port, reuse_address=True), timeout=90, interval=0.5,
+                       what=f"port {port} stayed busy")
             # the broker comes back on its old port (TIME_WAIT does not push it elsewhere)
             assert kafka_broker.start(settings) == bootstrap
             at_restart = len(load.acked)

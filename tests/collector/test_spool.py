@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import socket
 
 import pytest
 
 from collector.sinks import KafkaSink, Record, SinkFull, Spool, SpoolingSink
+from embedded.ports import free_port
 
 RECORDS = [Record("t", b"v-1", b'{"n":1}'), Record("t", None, '{"s":"ünï"}'.encode()),
            Record("t.bad", b"v-2", b'{"n":3}')]
@@ -94,15 +94,10 @@ def test_segments_rotate_at_their_size(tmp_path):
     assert spool.active_bytes == 0  # each append filled a segment, which was sealed
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def test_spooling_sink_spools_when_kafka_is_unreachable(tmp_path):
     counts: dict[str, float] = {}
-    kafka = KafkaSink(f"127.0.0.1:{closed_port()}", timeout_s=0.5,
+    kafka = KafkaSink(f"127.0.0.1:{free_port()}", timeout_s=0.5,
                       producer_config={"api_version_auto_timeout_ms": 300})
     assert kafka.connected is False
     sink = SpoolingSink(kafka, Spool(tmp_path, max_bytes=1 << 20), probe_topic="t",

@@ -19,14 +19,22 @@ DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 HEAVY_MODULES = ("pyspark", "pandas", "pyarrow", "stream_jobs", "tracker")
 
 
+def dag_bag():
+    """The DAG folder parsed the way Airflow's DAG processor and ``airflow dags test`` do: as a
+    bundle, with the folder on ``sys.path`` so DAG files can import their sibling modules."""
+    from airflow.dag_processing.dagbag import BundleDagBag
+
+    return BundleDagBag(dag_folder=str(DAGS_FOLDER), bundle_path=DAGS_FOLDER)
+
+
 def describe_dagbag() -> dict:
     """Import errors, parse time and every DAG's shape, as plain data."""
     before = set(sys.modules)
-    from airflow.dag_processing.dagbag import DagBag
+    import airflow.dag_processing.dagbag  # noqa: F401 (Airflow's own modules, not the DAGs')
 
     imported_by_airflow = set(sys.modules) - before
     started = time.perf_counter()
-    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    bag = dag_bag()
     parse_seconds = time.perf_counter() - started
     dags = {}
     for dag_id, dag in sorted(bag.dags.items()):
@@ -38,6 +46,9 @@ def describe_dagbag() -> dict:
             "max_active_runs": dag.max_active_runs,
             "tags": sorted(dag.tags),
             "params": sorted(dag.params.keys()),
+            "param_enums": {name: dag.params.get_param(name).schema["enum"]
+                            for name in dag.params
+                            if "enum" in dag.params.get_param(name).schema},
             "has_doc": bool(dag.doc_md),
             "tasks": {
                 t.task_id: {
@@ -69,9 +80,7 @@ def run_dag(dag_id: str, logical_date: str, conf: dict, mark_success: str | None
     """One real DAG run with ``dag.test()``; returns the run's and each task's final state."""
     import datetime as dt
 
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    bag = dag_bag()
     if bag.import_errors:
         return {"state": "import_errors", "import_errors": bag.import_errors}
     dag = bag.get_dag(dag_id)

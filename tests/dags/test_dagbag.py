@@ -100,3 +100,11 @@ def test_daily_reports_shape(dagbag):
         "build_daily_reports": [ASSET_REPORTS],
         "build_weekly_rollup": [ASSET_REPORTS],
     }
+
+
+def test_log_format_choices_are_the_parse_jobs(dagbag):
+    # the DAG cannot import stream_jobs at parse time, so its copy is checked against the one list
+    from stream_jobs.logs.formats import FORMAT_CHOICES
+
+    enums = dagbag["dags"]["web_logs"]["param_enums"]
+    assert enums == {"log_format": list(FORMAT_CHOICES)}

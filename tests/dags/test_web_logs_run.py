@@ -43,7 +43,7 @@ SESSIONS_PER_DATE = {"2015-05-17": 352, "2015-05-18": 641, "2015-05-19": 588, "2
 # the reports job's own tests cover every report kind: here the DAG builds one, through its
 # ``reports`` param (which the test checks is honoured)
 REPORTS = ["traffic"]
-# the traffic report's tables, one CSV each (stream_jobs/reporting/traffic.py)
+# the traffic report's tables, one CSV each (stream_jobs/reports/traffic.py)
 TRAFFIC_CSVS = ["daily.csv", "entry_pages.csv", "exit_pages.csv", "people.csv", "referrers.csv",
                 "sources.csv", "summary.csv", "top_pages.csv"]
 ODD_LINES = [  # readable, but nothing in it is a page view: only line rejects come out
@@ -206,7 +206,7 @@ def test_web_logs_end_to_end_recovers_rejects_and_reruns_without_changes(pipelin
     assert "taking over odd.log: claimed by run manual__" in second.output
     assert f"{spark_submit} --master 'local[2]'" in second.output  # launched with spark-submit
     # the bot count comes from the user-agent library, not from a hand count: it is the
-    # parse job's own expectation (tests/stream_jobs/test_log_parsing.py); odd.log adds 5 lines:
+    # parse job's own expectation (tests/stream_jobs/logs/test_parsing.py); odd.log adds 5 lines:
     # 2 static, 1 filtered, 2 rejected
     assert ("parsed 10005 lines: 3770 page views (2016 by bots), 5950 static, 282 filtered, "
             "3 rejected; 3770 events written") in second.output

@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from simulation import catalogue
 from demo.shop import create_app, serve
+from simulation import catalogue
 from simulation.simulator import SimConfig, simulate
 from tracker.settings import Settings
 

@@ -4,47 +4,23 @@ values), so simulated traffic stands in for real visitors."""
 
 from __future__ import annotations
 
-import json
-import time
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.fixtures.collector import free_port
-from simulation import catalogue
 from demo.shop import create_app, serve
+from embedded.ports import free_port
+from simulation import catalogue
 from simulation.simulator import SimConfig, simulate
+from tests.fixtures.kafka import topic_events
 from tracker.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
 
 BROWSED = ("page_view", "product_view", "add_to_cart", "begin_checkout")
-
-
-def consume(bootstrap: str, topic: str, until, timeout: float = 60.0) -> list[dict[str, Any]]:
-    """Every event on ``topic`` once ``until(events)`` holds (or fail after ``timeout``)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             group_id=None, consumer_timeout_ms=500)
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(
-            consumer.partitions_for_topic(topic) or ())]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        events: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=500).values():
-                events.extend(json.loads(r.value) for r in batch)
-            if until(events):
-                return events
-        raise AssertionError(f"gave up waiting; got {[e['event_type'] for e in events]}")
-    finally:
-        consumer.close()
 
 
 @pytest.fixture
@@ -88,7 +64,7 @@ def test_browser_and_simulator_send_the_same_events(fresh_browser, shop) -> None
     def complete(events):
         return sum(e["event_type"] in (*BROWSED, "purchase") for e in events) >= 8
 
-    everything = consume(collector.bootstrap, collector.topic, complete)
+    everything = topic_events(collector.bootstrap, collector.topic, complete)
     real = sorted((e for e in everything if e["event_type"] != "page_ping"),
                   key=lambda e: e["enrichment"]["derived_ts"])
     assert [(e["event_type"], e["url"].removeprefix(server.url)) for e in real] == [

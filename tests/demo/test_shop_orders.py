@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from tests.fixtures.collector import read_topic
 from demo.shop import close_tracker, create_app
+from tests.fixtures.collector import read_topic
 from tracker.settings import Settings
 
 pytestmark = pytest.mark.kafka

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.collector import read_topic
 from clickloop.cli import main
-from tracker.contract import parse_timestamp
-from simulation.simulator import Request, SimConfig, Simulation
 from demo.traffic import Traffic, TrafficConfig, pixel_params
+from simulation.simulator import Request, SimConfig, Simulation
+from tests.fixtures.collector import read_topic
+from tracker.contract import parse_timestamp
 from tracker.settings import Settings
 
 pytestmark = pytest.mark.kafka
@@ -193,7 +193,7 @@ def test_simulate_command(collector_server, delivered, tmp_path: Path, capsys) -
 
 @pytest.fixture
 def free_port_url() -> str:
-    from tests.fixtures.collector import free_port
+    from embedded.ports import free_port
 
     return f"http://127.0.0.1:{free_port()}"
 

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.fixtures.collector import free_port
 from demo.stack import Endpoints, Stack
+from embedded.ports import free_port
 from tracker.settings import Settings
 
 
@@ -46,31 +44,6 @@ def start_stack(settings: Settings, logs: Path) -> Stack:
     stack = Stack(settings, logs=logs, endpoints=endpoints, say=lambda m: print(m, flush=True))
     stack.start(timeout=300)
     return stack
-
-
-def topic_events(bootstrap: str, topic: str, until: Callable[[list[dict[str, Any]]], bool],
-                 timeout: float = 120.0) -> list[dict[str, Any]]:
-    """Every event on ``topic`` once ``until(events)`` holds (AssertionError after timeout)."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             group_id=None)
-    try:
-        partitions = [TopicPartition(topic, p)
-                      for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        events: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=500).values():
-                events.extend(json.loads(r.value) for r in batch)
-            if until(events):
-                return events
-        raise AssertionError(f"gave up waiting for events on {topic}; got "
-                             f"{[e.get('event_type') for e in events][-40:]}")
-    finally:
-        consumer.close()
 
 
 def parquet_rows(folder: Path, where: str = "true", order: str = "1") -> list[dict[str, Any]]:

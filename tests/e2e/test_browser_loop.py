@@ -23,17 +23,17 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from demo.batch import run_batch
+from demo.progress import Watcher
+from demo.stack import Stack
 from tests.e2e.pipeline import (
     parquet_rows,
     progress,
     report_csv,
     stack_settings,
     start_stack,
-    topic_events,
 )
-from demo.batch import run_batch
-from demo.progress import Watcher
-from demo.stack import Stack
+from tests.fixtures.kafka import topic_events
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka, pytest.mark.spark,
               pytest.mark.timeout(1800)]

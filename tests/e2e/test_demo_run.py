@@ -31,9 +31,9 @@ from typing import Any
 import pytest
 import requests
 
+from embedded import kafka_broker
 from tests.e2e import expected as X
 from tests.e2e.pipeline import lake_events, parquet_rows, progress, report_csv
-from embedded import kafka_broker
 from tracker.settings import PREFIX, PROJECT_ROOT, Settings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.spark, pytest.mark.timeout(2400)]

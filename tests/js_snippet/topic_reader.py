@@ -8,7 +8,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
+
+from tests.fixtures.kafka import topic_partitions
 
 
 class TopicReader:
@@ -23,12 +25,7 @@ class TopicReader:
         self.records: list[tuple[int, int, dict[str, Any]]] = []
         self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                        enable_auto_commit=False)
-        deadline = time.monotonic() + 30
-        while not (found := self._consumer.partitions_for_topic(topic)):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"topic {topic} does not exist")
-            time.sleep(0.2)
-        partitions = [TopicPartition(topic, p) for p in sorted(found)]
+        partitions = topic_partitions(self._consumer, topic)
         self._consumer.assign(partitions)
         self._consumer.seek_to_beginning(*partitions)
 

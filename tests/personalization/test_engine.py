@@ -7,7 +7,7 @@ from personalization.forgetting import forget_key
 from personalization.intent import IntentModel
 from personalization.observation import observe
 from personalization.recommend import ItemGraph
-from personalization.synthetic import generate
+from simulation.intent_stream import generate
 from tests.personalization.builders import add, buy, epoch, event, view
 
 GAP = 1800.0

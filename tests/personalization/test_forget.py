@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from clickloop import cli
 from personalization.api import create_app
 from personalization.engine import Engine
 from personalization.forgetting import forget_key
@@ -34,7 +35,6 @@ from tests.personalization.test_stitching import (
     laptop_bob,
     phone,
 )
-from clickloop import cli
 from tracker.erasure import AuditLog, SuppressionList
 
 pytestmark = pytest.mark.redis

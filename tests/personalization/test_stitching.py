@@ -23,7 +23,7 @@ from personalization.segments import segment_of
 from personalization.stitching import merge_history, person_view, read_person
 from personalization.stores import Store
 from personalization.stores.embedded import EmbeddedStore
-from tests.kafka.events import produce
+from tests.embedded.events import produce
 from tests.personalization.builders import add, buy, epoch, event, view
 from tests.personalization.helpers import seed
 from tests.personalization.test_worker import RunningWorker, settings_for, stored_total, wait_for

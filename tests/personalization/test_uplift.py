@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from clickloop.cli import main
 from personalization.stores.embedded import EmbeddedStore
 from personalization.uplift import exposed_rows, format_report, uplift
 from tests.personalization.builders import buy, epoch, event, shown
 from tests.personalization.helpers import seed
-from clickloop.cli import main
 
 
 def rows(arm: str, visitors: int, converted: int, revenue_each: float) -> list:

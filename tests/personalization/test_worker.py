@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -22,11 +21,11 @@ from kafka import KafkaProducer
 
 from personalization.stores import Checkpoint, SaveResult, Store
 from personalization.stores.embedded import EmbeddedStore
-from personalization.synthetic import generate
 from personalization.worker import Worker
-from tests.fixtures.collector import settings_env
-from tests.kafka.events import produce
+from simulation.intent_stream import generate
+from tests.embedded.events import produce
 from tests.personalization.builders import START, add, buy, event, view
+from tests.waiting import wait_until
 from tracker.settings import PROJECT_ROOT, Settings
 
 pytestmark = pytest.mark.kafka
@@ -86,11 +85,7 @@ def settings_for(tmp_path: Path, bootstrap: str, topic: str, **section: Any) -> 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 180.0) -> None:
     """Poll until ``condition`` holds; fail with ``what`` after ``timeout`` (a deadline on
     a condition, not a timed assertion: nothing here depends on how fast it happens)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    wait_until(condition, timeout=timeout, interval=0.05, what=what)
 
 
 def stored_total(store: Store, group: str) -> int:
@@ -210,7 +205,7 @@ def test_a_killed_worker_resumes_from_its_checkpoint(kafka_broker: str, kafka_to
     settings = settings_for(tmp_path, kafka_broker, kafka_topic, checkpoint_events=200,
                             checkpoint_seconds=0.5, worker_instance_id="worker-1")
     group = settings.personalization.consumer_group
-    env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(PROJECT_ROOT)}
+    env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(PROJECT_ROOT)}
     command = [sys.executable, "-m", "clickloop.cli", "personalization", "worker"]
     log = tmp_path / "worker.log"
     store = EmbeddedStore(settings.state_dir / "personalization")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import subprocess
 import sys
 import textwrap
@@ -13,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from embedded.ports import free_port
 from tests.fixtures.collector import end_offsets, read_topic
 from tracker.client import Tracker, TrackerQueueFull
 from tracker.contract import ContractViolation
@@ -29,9 +29,7 @@ def server(collector_factory):
 
 
 def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @pytest.mark.kafka

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tracker.settings import Settings, SettingsError
 from clickloop.settings_command import README, readme_with_table
+from tracker.settings import Settings, SettingsError
 
 
 def test_defaults() -> None:

@@ -1,0 +1,10 @@
+"""The web server log flow: access logs → ``page_view`` events in the event lake.
+
+- :mod:`.formats`: the supported log formats (declared once here), their patterns, detection;
+- :mod:`.input_files`: the input files on the driver: open, sample, hash, check, ingest name;
+- :mod:`.parsing`: lines → parsed, classified requests → contract events and rejects (pure);
+- :mod:`.enrich_requests`: user agent, address and traffic-source enrichment as Spark UDFs;
+- :mod:`.preflight`: the DAG's check that a landed file can be parsed at all (no Spark);
+- :mod:`.job`: the parse job (``python -m stream_jobs.logs.job``);
+- :mod:`.command`: ``clickloop logs parse``.
+"""

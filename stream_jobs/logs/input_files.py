@@ -1,0 +1,129 @@
+"""The log files of a parse run, on the driver: open, sample, hash, check, name their ingest.
+
+Cheap, standard-library work done before Spark starts, so an unusable input fails at once with
+its name (:class:`LogInputError`) instead of half-way through a Spark job. The Airflow DAG's
+preflight (:mod:`.preflight`) and the landing manifest use the same hashing and ingest names.
+"""
+
+from __future__ import annotations
+
+import bz2
+import dataclasses
+import gzip
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+from urllib.parse import urlsplit
+
+from stream_jobs.logs.formats import AUTO, UnknownFormat, detect_format
+
+SAMPLE_LINES = 50
+
+
+class LogInputError(ValueError):
+    """An input file that cannot be parsed at all (missing, unreadable, unknown format)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LogFile:
+    """One input file: its index in the run, display name, content hash and lake ingest."""
+
+    index: int
+    path: str
+    name: str
+    content_sha256: str
+    ingest: str
+    format: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Site:
+    """Scheme and host that turn a logged path into the page URL the contract requires."""
+
+    scheme: str = "http"
+    host: str = "localhost"
+
+    @classmethod
+    def parse(cls, text: str) -> Site:
+        parts = urlsplit(text if "://" in text else f"http://{text}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"--site {text!r}: expected a host or an http(s) URL")
+        return cls(parts.scheme, parts.netloc)
+
+
+def open_text(path: Path) -> IO[str]:
+    """Open a plain, gzip or bzip2 log for reading as text (detection sample only)."""
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    if suffix == ".bz2":
+        return bz2.open(path, "rt", encoding="utf-8", errors="replace")
+    return path.open("r", encoding="utf-8", errors="replace")
+
+
+def sample_lines(path: Path, count: int = SAMPLE_LINES) -> list[str]:
+    """The first ``count`` lines of ``path`` (decompressed)."""
+    lines: list[str] = []
+    with open_text(path) as handle:
+        for line in handle:
+            lines.append(line)
+            if len(lines) >= count:
+                break
+    return lines
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of the file's bytes as stored (compressed files hash their compressed bytes)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_compressed(path: Path) -> None:
+    """Decompress a .gz/.bz2 file to its end: a damaged archive is reported here, naming the
+    file, instead of failing a Spark task half-way with a Java stack trace."""
+    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix.lower())
+    if opener is None:
+        return
+    with opener(path, "rb") as handle:
+        while handle.read(1 << 20):
+            pass
+
+
+def ingest_name(file_name: str, content_sha256: str) -> str:
+    """``log-<12 hex>`` from the file's base name and content: moving a file to an archive
+    folder keeps its ingest, editing or renaming it gives a new one."""
+    return "log-" + hashlib.sha256(f"{file_name}\0{content_sha256}".encode()).hexdigest()[:12]
+
+
+def prepare_files(paths: Sequence[Path], format_option: str) -> list[LogFile]:
+    """Check, hash and detect the format of each input file (driver side, cheap)."""
+    files: list[LogFile] = []
+    seen: dict[str, Path] = {}
+    for index, path in enumerate(paths):
+        if not path.is_file():
+            raise LogInputError(f"{path}: no such file")
+        try:
+            sha = file_sha256(path)
+            check_compressed(path)
+            fmt = format_option
+            if fmt == AUTO:
+                fmt = detect_format(sample_lines(path), source=str(path))
+        except EOFError as exc:
+            raise LogInputError(f"{path}: truncated compressed file") from exc
+        except (OSError, ValueError) as exc:  # bad gzip/bz2 data raise these too
+            if isinstance(exc, UnknownFormat):
+                raise LogInputError(str(exc)) from exc
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise LogInputError(f"{path}: cannot read: {reason}") from exc
+        ingest = ingest_name(path.name, sha)
+        if ingest in seen:  # the same file twice would count every line twice
+            raise LogInputError(f"{path}: same name and content as {seen[ingest]}")
+        seen[ingest] = path
+        files.append(LogFile(index, str(path.resolve()), path.name, sha, ingest, fmt))
+    return files
+
+

@@ -1,0 +1,299 @@
+"""Batch job: web server access logs → ``page_view`` events in the event lake.
+
+``python -m stream_jobs.logs.job access.log.1 access.log.2.gz --site https://shop.example``
+
+Per file: the format is detected from its first lines (or forced with ``--format``), every line
+is numbered, parsed and classified (:mod:`.parsing`), page requests are enriched with the
+collector's functions (:mod:`.enrich_requests`) and written to
+``events/event_date=…/ingest=log-<hash>/``, rejected lines to ``rejects/logs/ingest=log-<hash>/``
+with file name, line number and reason. ``<hash>`` comes from the file's name and content, and
+event ids from the content hash and line number, so parsing the same file again replaces exactly
+what the previous run wrote. The last line printed is a JSON summary with the counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import Column, DataFrame, SparkSession
+
+from stream_jobs.logs.formats import FORMAT_CHOICES
+from stream_jobs.logs.input_files import LogFile, LogInputError, Site, prepare_files
+from stream_jobs.logs.parsing import LogRules
+from tracker.erasure import SuppressionList
+from tracker.settings import Settings
+
+# the clock may run ahead of the server's a little; more than this is a broken timestamp
+FUTURE_SLACK = timedelta(days=1)
+
+
+def read_lines(spark: SparkSession, files: Sequence[LogFile]) -> DataFrame:
+    """All lines of ``files`` with ``file_index``, the split they were read in and a row id."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    frames = [
+        spark.read.text(f.path).select(
+            F.lit(f.index).alias("file_index"),
+            F.col("_metadata.file_block_start").alias("block"),
+            F.monotonically_increasing_id().alias("rid"),
+            "value",
+        )
+        for f in files
+    ]
+    return reduce(lambda a, b: a.unionByName(b), frames)
+
+
+def numbered_lines(spark: SparkSession, files: Sequence[LogFile]
+                   ) -> tuple[DataFrame, dict[int, int]]:
+    """Lines with ``line_no`` and file columns, and the number of lines of each file."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from stream_jobs.logs.parsing import number_lines, split_offsets
+
+    lines = read_lines(spark, files)
+    stats = [(r["file_index"], r["block"], r["n"], r["first_rid"]) for r in
+             lines.groupBy("file_index", "block")
+             .agg(F.count(F.lit(1)).alias("n"), F.min("rid").alias("first_rid")).collect()]
+    per_file = {f.index: 0 for f in files}
+    for file_index, _, n, _ in stats:
+        per_file[file_index] += n
+    offsets = spark.createDataFrame(split_offsets(stats), T.StructType([
+        T.StructField("file_index", T.IntegerType()), T.StructField("block", T.LongType()),
+        T.StructField("first_rid", T.LongType()), T.StructField("first_line", T.LongType()),
+    ]))
+    info = spark.createDataFrame(
+        [(f.index, f.name, f.content_sha256, f.ingest, f.format) for f in files],
+        "file_index int, file_name string, content_sha256 string, ingest string, format string",
+    )
+    numbered = number_lines(lines, offsets).join(F.broadcast(info), "file_index")
+    return numbered, per_file
+
+
+def classified_requests(spark: SparkSession, files: Sequence[LogFile], rules: LogRules,
+                        site: Site, now: datetime) -> tuple[DataFrame, dict[int, int]]:
+    """Every line, parsed and classified, slimmed to what later steps need."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    from stream_jobs.logs.parsing import PAGE, REJECT, classify, page_url, parse_lines
+
+    numbered, per_file = numbered_lines(spark, files)
+    frames = []
+    for fmt in sorted({f.format for f in files}):
+        part = numbered.where(F.col("format") == fmt)
+        frames.append(classify(parse_lines(part, fmt), rules, now, fmt))
+    classified = reduce(lambda a, b: a.unionByName(b), frames)
+    is_page = F.col("category") == PAGE
+    host = F.coalesce(F.when(F.col("vhost") != "", F.col("vhost")), F.lit(site.host))
+    scheme = (F.when(F.col("port") == "443", F.lit("https"))
+              .when(F.col("port") == "80", F.lit("http")).otherwise(F.lit(site.scheme)))
+
+    def page_only(name: str) -> Column:
+        return F.when(is_page, F.col(name)).alias(name)
+
+    slim = classified.select(
+        "file_index", "file_name", "content_sha256", "ingest", "line_no", "category", "reason",
+        F.when(F.col("category") == REJECT, F.col("value")).alias("value"),
+        page_only("ts"), page_only("ip"), page_only("status"), page_only("referrer"),
+        page_only("user_agent"),
+        F.when(is_page, page_url(scheme, host, F.col("uri"))).alias("url"),
+        F.when(is_page, host).alias("site"),
+        F.coalesce(F.when(is_page, F.col("user_agent")), F.lit("")).alias("ua_key"),
+    )
+    return slim, per_file
+
+
+def count_lines(slim: DataFrame, pages: DataFrame, agents: DataFrame,
+                files: Sequence[LogFile]) -> dict[int, dict[str, int]]:
+    """Lines per file and category, and ``bots``: page views by a bot user agent."""
+    from pyspark.sql import functions as F
+
+    counts: dict[int, dict[str, int]] = {f.index: {} for f in files}
+    for row in slim.groupBy("file_index", "category").count().collect():
+        counts[row["file_index"]][row["category"]] = row["count"]
+    # bots per file: page views per (file, user agent), then the agent table's verdict
+    for row in (pages.groupBy("file_index", "ua_key").count()
+                .join(agents.where(F.col("ua.is_bot")).select("ua_key"), "ua_key")
+                .groupBy("file_index").agg(F.sum("count").alias("bots")).collect()):
+        counts[row["file_index"]]["bots"] = row["bots"]
+    return counts
+
+
+def write_log_events(spark: SparkSession, settings: Settings, events: DataFrame,
+                     files: Sequence[LogFile]) -> int:
+    """Write the files' events, without the people on the suppression list, into their own
+    ``ingest`` partitions, and remove the partitions of theirs this run did not write; returns
+    the number of events written."""
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    from stream_jobs.erasure.suppression import drop_listed, suppression_frame
+    from stream_jobs.lake import LakePaths, write_events
+
+    lake = LakePaths(settings.lake)
+    written = Observation("log_events")
+    entries = list(SuppressionList(settings.state_dir))
+    if entries:  # people who asked to be forgotten (clickloop forget) are not written
+        events = drop_listed(events, suppression_frame(spark, entries))
+    events = events.observe(
+        written, F.count(F.lit(1)).alias("n"),
+        F.array_join(F.collect_set(F.concat_ws("/", F.col("ingest"),
+                                               F.col("event_date").cast("string"))),
+                     " ").alias("partitions"),
+    )
+    write_events(events, lake)
+    metrics = written.get
+    _remove_stale_partitions(lake.events, files, {
+        tuple(p.split("/", 1)) for p in (metrics["partitions"] or "").split(" ") if p
+    })
+    return metrics["n"]
+
+
+def write_log_rejects(slim: DataFrame, settings: Settings, files: Sequence[LogFile],
+                      counts: dict[int, dict[str, int]]) -> None:
+    """Replace the files' rejected lines in ``rejects/logs/`` (addresses masked)."""
+    from stream_jobs.lake import LakePaths
+    from stream_jobs.logs.parsing import log_rejects
+
+    lake = LakePaths(settings.lake)
+    for f in files:  # a re-run with fewer rejects must not keep the old ones
+        shutil.rmtree(lake.log_rejects / f"ingest={f.ingest}", ignore_errors=True)
+    if any(c.get("reject") for c in counts.values()):
+        (log_rejects(slim, settings.collector.ipv4_prefix)
+         .write.mode("append").partitionBy("ingest").json(str(lake.log_rejects)))
+
+
+def run(spark: SparkSession, settings: Settings, files: Sequence[LogFile], *,
+        rules: LogRules | None = None, site: Site | None = None,
+        now: datetime | None = None) -> dict[str, Any]:
+    """Parse ``files`` (from :func:`prepare_files`) into the lake; returns the JSON summary.
+
+    Steps: read and classify every line, count them, enrich the page views, write the events,
+    write the rejects.
+    """
+    rules = rules or LogRules()
+    site = site or Site()
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from stream_jobs.logs.enrich_requests import enrich_pages, user_agents
+    from stream_jobs.logs.parsing import PAGE, log_events
+    from tracker.contract.spark import event_struct
+
+    now = now or datetime.now(UTC)
+    collector = settings.collector
+    slim, lines_per_file = classified_requests(spark, files, rules, site, now + FUTURE_SLACK)
+    slim = slim.persist(StorageLevel.MEMORY_AND_DISK)
+    pages = slim.where(F.col("category") == PAGE)
+    agents = user_agents(pages).persist()
+    try:
+        counts = count_lines(slim, pages, agents, files)
+        enriched = enrich_pages(pages, agents, collector.geoip_db, collector.ipv4_prefix,
+                                collector.ipv6_prefix)
+        if rules.drop_bots:
+            enriched = enriched.where(~F.coalesce(F.col("ua.is_bot"), F.lit(False)))
+        written = write_log_events(spark, settings, log_events(enriched, event_struct()), files)
+        write_log_rejects(slim, settings, files, counts)
+    finally:
+        agents.unpersist()
+        slim.unpersist()
+    return _summary(files, lines_per_file, counts, written, rules)
+
+
+def _remove_stale_partitions(events_dir: Path, files: Sequence[LogFile],
+                             keep: set[tuple[str, ...]]) -> None:
+    """Drop partitions of these files' ingests that this run did not write (dates that no
+    longer have events, e.g. after a re-run with ``--drop-bots``). ``keep``: (ingest, date)."""
+    for f in files:
+        for folder in events_dir.glob(f"event_date=*/ingest={f.ingest}"):
+            day = folder.parent.name.removeprefix("event_date=")
+            if (f.ingest, day) not in keep:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _summary(files: Sequence[LogFile], lines: dict[int, int], counts: dict[int, dict[str, int]],
+             written: int, rules: LogRules) -> dict[str, Any]:
+    per_file = []
+    for f in files:
+        c = counts[f.index]
+        per_file.append({
+            "file": f.path, "format": f.format, "ingest": f.ingest, "lines": lines[f.index],
+            "page_views": c.get("page", 0), "static": c.get("static", 0),
+            "filtered": c.get("filtered", 0), "bots": c.get("bots", 0),
+            "rejects": c.get("reject", 0),
+        })
+    totals = {key: sum(p[key] for p in per_file)
+              for key in ("lines", "page_views", "static", "filtered", "bots", "rejects")}
+    return {"job": "parse_logs", **totals, "events_written": written,
+            "bots_dropped": rules.drop_bots, "files": per_file}
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments shared by ``python -m stream_jobs.logs.job`` and ``clickloop logs parse``."""
+    defaults = LogRules()
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                        help="access logs (plain, .gz or .bz2)")
+    parser.add_argument("--format", choices=FORMAT_CHOICES, default="auto",
+                        help="log format (default: detected per file from its first lines)")
+    parser.add_argument("--site", type=Site.parse, default=Site(),
+                        help="site the logs belong to, e.g. https://shop.example (page URLs "
+                             "and internal referrers); vhost formats use the logged host")
+    parser.add_argument("--drop-bots", action="store_true",
+                        help="leave bot page views out of the lake (default: keep, flagged)")
+    parser.add_argument("--page-extensions", type=_csv, default=defaults.page_extensions,
+                        help="extensions that are pages; any other extension is static "
+                             f"(default: {','.join(defaults.page_extensions)})")
+    parser.add_argument("--page-methods", type=_csv, default=defaults.page_methods,
+                        help=f"methods of page views (default: {','.join(defaults.page_methods)})")
+    parser.add_argument("--page-statuses", default=defaults.page_statuses,
+                        type=lambda t: tuple(int(s) for s in _csv(t)),
+                        help="statuses of page views (default: 200,304)")
+    parser.add_argument("--max-line-bytes", type=int, default=defaults.max_line_bytes,
+                        help="longer lines are rejected")
+
+
+def rules_from(args: argparse.Namespace) -> LogRules:
+    return LogRules(
+        page_extensions=tuple(e.lower().lstrip(".") for e in args.page_extensions),
+        page_methods=tuple(m.upper() for m in args.page_methods),
+        page_statuses=tuple(args.page_statuses),
+        max_line_bytes=args.max_line_bytes,
+        drop_bots=args.drop_bots,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point (``python -m stream_jobs.logs.job`` or spark-submit)."""
+    from stream_jobs.spark_session import run_job
+
+    parser = argparse.ArgumentParser(prog="stream_jobs.logs.job",
+                                     description="Parse web server access logs into the lake.")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    try:  # fail on unusable input before paying for Spark
+        files = prepare_files(args.files, args.format)
+    except LogInputError as exc:
+        print(f"parse_logs: {exc}", file=sys.stderr)
+        return 2
+    return run_job(settings, "clickloop-parse-logs",
+                   lambda spark: run(spark, settings, files, rules=rules_from(args),
+                                     site=args.site))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""Sessionization: lake events in, sessions out (pure DataFrame transformations).
+
+Rules (docs/sessionization.md explains them and compares them with Google Analytics and Matomo):
+
+- events are per visitor (``visitor_id``) in time order of ``enrichment.derived_ts`` (ties by
+  ``event_id``), after removing duplicate ``event_id`` s (the copy that reached the collector
+  first wins);
+- a session ends after more than ``gap_minutes`` of inactivity: a gap of exactly 30:00 continues
+  the session, 30:01 starts a new one (the same boundary as Spark's ``session_window``, so the
+  streaming and the batch job agree);
+- an event carrying a UTM campaign (source/medium/campaign) different from the session's starts
+  a new session; events without UTM parameters never do;
+- midnight does not end a session; a session belongs to the UTC date it started on;
+- a session carries the user id known in it; an anonymous session takes the user of the same
+  visitor's *next* identified session (:func:`stitch_users`), so a shared device never merges
+  two users: each session belongs to at most one.
+
+The batch job (:func:`sessionize`) is authoritative. The streaming job uses
+:func:`stream_jobs.stream.live_sessions.live_sessions`, which applies the inactivity rule only
+(``session_window`` has no notion of campaigns) and drops events older than its watermark; the
+nightly batch re-run fixes both.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from stream_jobs.lake import session_schema
+
+# the session's attributes taken from its first event (traffic source, device, place)
+FIRST_EVENT_COLUMNS = (
+    "referrer_class", "referrer_host", "utm_source", "utm_medium", "utm_campaign", "utm_term",
+    "utm_content", "device", "browser", "os", "country", "site", "source", "is_bot",
+)
+# The collector's cookieless visitor ids (collector.identity.cookieless_visitor_id): a daily
+# keyed hash, so such a visitor cannot be followed from one UTC day to the next.
+COOKIELESS_PREFIX = "anon-"
+
+
+def is_cookieless(visitor_id: Column) -> Column:
+    """Whether a visitor id is a cookieless (daily) id; false for a null id."""
+    return F.coalesce(F.startswith(visitor_id, F.lit(COOKIELESS_PREFIX)), F.lit(False))
+
+
+def page_path(url: Column) -> Column:
+    """The path of a page URL (``/`` when empty); null for a missing or unparsable URL."""
+    path = F.try_parse_url(url, F.lit("PATH"))
+    return F.when(url.isNotNull() & path.isNotNull(),
+                  F.when(path == "", F.lit("/")).otherwise(path))
+
+
+def event_rows(events: DataFrame) -> DataFrame:
+    """Flatten lake events to the columns sessionization and reports use.
+
+    Events without a visitor or an event time cannot belong to a session and are left out.
+    """
+    e = "enrichment"
+    return events.select(
+        "event_id", "visitor_id", "user_id", "event_type",
+        F.col(f"{e}.derived_ts").alias("ts"),
+        F.col(f"{e}.collector_ts").alias("collector_ts"),
+        "url",
+        page_path(F.col("url")).alias("page"),
+        F.col(f"{e}.referrer_class").alias("referrer_class"),
+        F.col(f"{e}.referrer_host").alias("referrer_host"),
+        *[F.col(f"{e}.utm.{k}").alias(f"utm_{k}")
+          for k in ("source", "medium", "campaign", "term", "content")],
+        F.col(f"{e}.ua.device").alias("device"),
+        F.col(f"{e}.ua.browser").alias("browser"),
+        F.col(f"{e}.ua.os").alias("os"),
+        F.col(f"{e}.geo.country_code").alias("country"),
+        F.col(f"{e}.site").alias("site"),
+        F.col(f"{e}.source").alias("source"),
+        F.coalesce(F.col(f"{e}.ua.is_bot"), F.lit(False)).alias("is_bot"),
+        F.col("order.order_id").alias("order_id"),
+        F.when(F.col("event_type") == "purchase", F.col("order.revenue")).alias("revenue"),
+        F.col("product.sku").alias("sku"),
+        "name",
+        "ingest",
+    ).where(F.col("visitor_id").isNotNull() & F.col("ts").isNotNull())
+
+
+def dedupe_events(rows: DataFrame) -> DataFrame:
+    """One row per ``event_id``: the copy the collector received first (then by ingest name)."""
+    first = Window.partitionBy("event_id").orderBy(
+        F.col("collector_ts").asc_nulls_last(), F.col("ingest").asc_nulls_last(),
+        F.col("ts").asc_nulls_last(),
+    )
+    return rows.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n")
+
+
+def _campaign_key(row_utm: tuple[str, str, str] = ("utm_source", "utm_medium", "utm_campaign")
+                  ) -> Column:
+    cols = [F.col(c) for c in row_utm]
+    any_set = cols[0].isNotNull() | cols[1].isNotNull() | cols[2].isNotNull()
+    return F.when(any_set, F.concat_ws("\u001f", *[F.coalesce(c, F.lit("")) for c in cols]))
+
+
+def session_id_for(visitor_id: Column, session_start: Column) -> Column:
+    """Stable session id: the same visitor and first event time give the same id on every run."""
+    text = F.concat_ws("|", visitor_id, F.unix_micros(session_start).cast("string"))
+    return F.substring(F.sha2(text, 256), 1, 32)
+
+
+def assign_sessions(rows: DataFrame, gap_minutes: int) -> DataFrame:
+    """Add ``session_id`` and ``session_start`` to deduplicated event rows.
+
+    One window (per visitor, by time) carries the whole computation so Spark sorts once: a gap
+    break, the running inactivity segment, the last campaign seen in that segment, and the start
+    of the current session.
+    """
+    by_time = Window.partitionBy("visitor_id").orderBy("ts", "event_id")
+    upto_here = by_time.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    before_here = by_time.rowsBetween(Window.unboundedPreceding, -1)
+    gap_us = int(gap_minutes) * 60 * 1_000_000
+
+    prev_ts = F.lag("ts").over(by_time)
+    step = (rows
+            .withColumn("_campaign", _campaign_key())
+            .withColumn("_gap_break", prev_ts.isNull()
+                        | ((F.unix_micros("ts") - F.unix_micros(prev_ts)) > gap_us)))
+    step = step.withColumn("_segment", F.sum(F.col("_gap_break").cast("long")).over(upto_here))
+    prev_campaign = F.last(
+        F.when(F.col("_campaign").isNotNull(), F.struct("_segment", "_campaign")),
+        ignorenulls=True,
+    ).over(before_here)
+    step = step.withColumn("_prev", prev_campaign)
+    same_segment_campaign = F.when(F.col("_prev._segment") == F.col("_segment"),
+                                   F.col("_prev._campaign"))
+    step = step.withColumn(
+        "_new_session",
+        F.col("_gap_break")
+        | (F.col("_campaign").isNotNull() & ~F.col("_campaign").eqNullSafe(same_segment_campaign)),
+    )
+    step = step.withColumn(
+        "session_start", F.max(F.when(F.col("_new_session"), F.col("ts"))).over(upto_here)
+    )
+    session_id = session_id_for(F.col("visitor_id"), F.col("session_start"))
+    return (step.withColumn("session_id", session_id)
+            .drop("_campaign", "_gap_break", "_segment", "_prev", "_new_session"))
+
+
+def session_aggregates() -> list[Column]:
+    """The per-session aggregates, usable both by ``groupBy`` and by ``session_window``."""
+    order = F.struct("ts", "event_id")
+    is_pv = F.col("event_type") == "page_view"
+    first = F.min_by(F.struct(*FIRST_EVENT_COLUMNS), order)
+    return [
+        F.min("ts").alias("session_start"),
+        F.max("ts").alias("session_end"),
+        F.count(F.lit(1)).alias("events"),
+        F.count_if(is_pv).alias("page_views"),
+        F.min_by("page", F.when(is_pv, order)).alias("landing_page"),
+        F.max_by("page", F.when(is_pv, order)).alias("exit_page"),
+        F.max_by("user_id", F.when(F.col("user_id").isNotNull(), order)).alias("user_id"),
+        first.alias("_first"),
+        F.count_if(F.col("event_type") == "add_to_cart").alias("cart_adds"),
+        F.count_if(F.col("event_type") == "purchase").alias("orders"),
+        F.sum("revenue").alias("_revenue"),
+    ]
+
+
+def finish_sessions(grouped: DataFrame) -> DataFrame:
+    """Derived columns and the schema's column order, shared by batch and live sessions."""
+    out = (grouped
+           .withColumn("session_id", session_id_for(F.col("visitor_id"), F.col("session_start")))
+           .withColumn("duration_s",
+                       (F.unix_millis("session_end") - F.unix_millis("session_start")) / 1000.0)
+           .withColumn("converted", F.col("orders") > 0)
+           .withColumn("revenue", F.coalesce(F.col("_revenue"), F.lit(0.0)))
+           .withColumn("bounce", F.col("page_views") == 1)
+           .withColumn("cookieless", is_cookieless(F.col("visitor_id")))
+           .withColumn("session_date", F.to_date("session_start")))
+    for name in FIRST_EVENT_COLUMNS:
+        out = out.withColumn(name, F.col(f"_first.{name}"))
+    return out.select(*[f.name for f in session_schema().fields])
+
+
+def summarize_sessions(assigned: DataFrame) -> DataFrame:
+    """One row per session from events carrying ``session_id`` (see :func:`assign_sessions`)."""
+    # grouping by visitor first keeps the visitor partitioning: no extra shuffle
+    grouped = assigned.groupBy("visitor_id", "session_id").agg(*session_aggregates())
+    return finish_sessions(grouped.drop("session_id"))
+
+
+def stitch_users(sessions: DataFrame) -> DataFrame:
+    """Back-fill ``user_id``: a session without one takes that of the same visitor's next
+    session that has one (in the frame: the batch's range and margin).
+
+    Sessions that carry a user keep it, so when a second user identifies on a shared device
+    the anonymous sessions *after* the first user's last identified session go to the second
+    user, and no session of either moves to the other. Sessions after a visitor's last
+    identified session stay anonymous (unless their events carry a user id).
+    """
+    later = (Window.partitionBy("visitor_id").orderBy("session_start", "session_id")
+             .rowsBetween(Window.currentRow, Window.unboundedFollowing))
+    return sessions.withColumn("user_id", F.first("user_id", ignorenulls=True).over(later))
+
+
+def sessions_and_events(events: DataFrame, gap_minutes: int,
+                        suppressed: DataFrame | None = None) -> tuple[DataFrame, DataFrame]:
+    """Lake events → (event rows with ``session_id``/``session_start``, stitched sessions).
+
+    With a suppression list (:mod:`stream_jobs.erasure.suppression`), the listed people's events go
+    first — by their own ids and by the user their session is attributed to. Attribution is per
+    visitor, so only the visitors with a listed id somewhere are sessionized twice (to
+    attribute, then again from what is left); everybody else goes through once.
+    """
+    from stream_jobs.erasure.suppression import forget_events, listed_rows
+
+    def assigned_of(frame: DataFrame) -> DataFrame:
+        return assign_sessions(dedupe_events(event_rows(frame)), gap_minutes)
+
+    if suppressed is None:
+        assigned = assigned_of(events)
+        return assigned, stitch_users(summarize_sessions(assigned))
+    hit = F.broadcast(listed_rows(events, suppressed).where(F.col("visitor_id").isNotNull())
+                      .select("visitor_id").distinct())
+    others = assigned_of(events.join(hit, "visitor_id", "left_anti"))
+    theirs = assigned_of(events.join(hit, "visitor_id", "left_semi"))
+    kept = forget_events(theirs, stitch_users(summarize_sessions(theirs)), suppressed)
+    # a session that lost its first event (another user's, in a shared-device session) starts
+    # later: its events must carry the id the re-summarized session gets
+    per_session = Window.partitionBy("session_id")
+    kept = (kept.withColumn("session_start", F.min("ts").over(per_session))
+            .withColumn("session_id", session_id_for(F.col("visitor_id"),
+                                                     F.col("session_start"))))
+    sessions = stitch_users(summarize_sessions(others)).unionByName(
+        stitch_users(summarize_sessions(kept)))
+    return others.unionByName(kept), sessions
+
+
+def sessionize(events: DataFrame, gap_minutes: int,
+               suppressed: DataFrame | None = None) -> DataFrame:
+    """Lake events → sessions, with every rule in the module docstring (and the list's)."""
+    return sessions_and_events(events, gap_minutes, suppressed)[1]
