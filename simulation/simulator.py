@@ -45,9 +45,6 @@ from simulation.records import Decide, DecisionRequest, Request
 from simulation.truth import GroundTruth
 from simulation.variants import VariantResponse
 
-# what callers drive a run with; the records are in simulation.records
-__all__ = ["Request", "SimConfig", "Simulation", "simulate"]
-
 
 class Simulation:
     """A run of the visitor model. Iterate :meth:`requests` once; :attr:`truth` fills as you go.

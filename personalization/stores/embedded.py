@@ -21,10 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import personalization.stores.shared as shared
 from personalization.forgetting import TOMBSTONE_DAYS, Forgotten, Tombstone, forget_key
 from personalization.profile import Profile, from_dicts, public_dict, worker_dict
 from personalization.stitching import device_of, user_tombstone_key
+from personalization.stores import shared
 from personalization.stores.base import (
     Checkpoint,
     GraphCounts,

@@ -35,15 +35,6 @@ from tracker.settings import Settings
 MARGIN = timedelta(days=1)
 
 
-def sessions_for_range(events: DataFrame, start: date, end: date, gap_minutes: int,
-                       suppressed: DataFrame | None = None) -> DataFrame:
-    """Sessions starting in ``[start, end]`` from ``events`` (which should span the margin),
-    without the people of ``suppressed`` (:mod:`stream_jobs.erasure.suppression`)."""
-    return sessionize(events, gap_minutes, suppressed).where(
-        F.col("session_date").between(F.lit(start), F.lit(end))
-    )
-
-
 def erase(spark: SparkSession, settings: Settings, start: date, end: date,
           entries: list[Suppression]) -> dict[str, Any]:
     """Step 1: the suppression list applied to the lake first (its JSON summary)."""
@@ -67,8 +58,11 @@ def read(spark: SparkSession, lake: LakePaths, start: date, end: date,
 
 def transform(events: DataFrame, start: date, end: date, gap_minutes: int,
               suppressed: DataFrame | None) -> DataFrame:
-    """Step 3 (pure): the sessions that started in ``[start, end]``."""
-    return sessions_for_range(events, start, end, gap_minutes, suppressed)
+    """Step 3 (pure): the sessions that started in ``[start, end]`` from ``events`` (which span
+    the margin), without the people of ``suppressed`` (:mod:`stream_jobs.erasure.suppression`)."""
+    return sessionize(events, gap_minutes, suppressed).where(
+        F.col("session_date").between(F.lit(start), F.lit(end))
+    )
 
 
 def write(sessions: DataFrame, lake: LakePaths) -> None:

@@ -15,7 +15,8 @@ import pytest
 
 from demo.shop import create_app, serve
 from simulation import catalogue
-from simulation.simulator import SimConfig, simulate
+from simulation.config import SimConfig
+from simulation.simulator import simulate
 from tracker.settings import Settings
 
 COLLECTOR = "http://collector.test:8000"

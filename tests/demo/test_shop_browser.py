@@ -14,7 +14,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 from demo.shop import create_app, serve
 from embedded.ports import free_port
 from simulation import catalogue
-from simulation.simulator import SimConfig, simulate
+from simulation.config import SimConfig
+from simulation.simulator import simulate
 from tests.fixtures.kafka import topic_events
 from tracker.settings import Settings
 

@@ -14,7 +14,9 @@ import pytest
 
 from clickloop.cli import main
 from demo.traffic import Traffic, TrafficConfig, pixel_params
-from simulation.simulator import Request, SimConfig, Simulation
+from simulation.config import SimConfig
+from simulation.records import Request
+from simulation.simulator import Simulation
 from tests.fixtures.collector import read_topic
 from tracker.contract import parse_timestamp
 from tracker.settings import Settings
