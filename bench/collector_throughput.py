@@ -1,7 +1,8 @@
 """Collector throughput and latency under load, side by side with a bare Flask endpoint.
 
 Both run under gunicorn with the production configuration (``collector/gunicorn.conf.py``) on
-loopback; ``wrk`` (apt-get install wrk) posts 20-event text/plain batches from a separate
+loopback; ``wrk`` (installed with apt-get on first use, as the test command installs its Debian
+packages) posts 20-event text/plain batches from a separate
 process, as a browser's sendBeacon would. The collector validates, enriches, sets the cookie
 and waits for Kafka's ``acks=all`` for every batch; the bare endpoint reads the body and answers
 204. Printed: requests/s, events/s, p50/p99 latency, the ratio to the bare endpoint, and the
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
+import itertools
 import json
 import os
 import random
@@ -28,15 +31,20 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from embedded import kafka_broker, kafka_topics  # noqa: E402
+from open_loop import open_loop  # noqa: E402  (bench/ is on sys.path)
+
+from embedded import kafka_broker, kafka_topics, provision  # noqa: E402
 from embedded.ports import free_port  # noqa: E402
 from tests.fixtures.collector import (  # noqa: E402
     collector_settings,
@@ -71,9 +79,12 @@ def batch_bodies(count: int = 50) -> list[str]:
     return bodies
 
 
+BODIES = batch_bodies()
+
+
 def wrk_script(directory: Path, close: bool = False) -> Path:
     script = directory / "post.lua"
-    bodies = ",\n".join(f"[==[{body}]==]" for body in batch_bodies())
+    bodies = ",\n".join(f"[==[{body}]==]" for body in BODIES)
     script.write_text(
         'wrk.method = "POST"\n'
         + ('wrk.headers["Connection"] = "close"\n' if close else "")
@@ -106,6 +117,22 @@ def run_wrk(url: str, script: Path, duration: int, connections: int) -> dict[str
         "p50_ms": _ms(re.search(r"\s50%\s+([\d.]+\w+)", out).group(1)),
         "p99_ms": _ms(re.search(r"\s99%\s+([\d.]+\w+)", out).group(1)),
     }
+
+
+def fixed_rate(url: str, bodies: list[str], rate: float, duration: float,
+               connections: int = 16) -> dict[str, float]:
+    """Open loop at ``rate`` batches/s (see bench/open_loop.py)."""
+    parts = urlsplit(url)
+    headers = {"Content-Type": "text/plain;charset=UTF-8", "Origin": ORIGIN, "User-Agent": UA}
+    payloads = [body.encode() for body in bodies]
+
+    def make(i: int, rng: random.Random) -> tuple[str, str, bytes, dict[str, str]]:
+        return "POST", "/v1/events", payloads[i % len(payloads)], headers
+
+    result = open_loop(parts.hostname or "127.0.0.1", parts.port or 80, make, rate, duration,
+                       connections)
+    return {"rate": rate, "errors": result["errors"], "p50_ms": result["p50"],
+            "p99_ms": result["p99"]}
 
 
 def _ms(text: str) -> float:
@@ -155,12 +182,16 @@ def kafka_count(bootstrap: str, topic: str, expected: int, timeout: float = 60) 
         time.sleep(0.5)
 
 
-def bench_bare(work: Path, args: argparse.Namespace, script: Path) -> dict[str, float]:
+def bench_bare(work: Path, args: argparse.Namespace, script: Path, rate: float
+               ) -> dict[str, float]:
     port = free_port()
+    url = f"http://127.0.0.1:{port}"
     bare = start_bare(port, args.workers, args.threads, work / "bare.log")
     try:
-        run_wrk(f"http://127.0.0.1:{port}", script, args.warmup, args.connections)
-        return run_wrk(f"http://127.0.0.1:{port}", script, args.duration, args.connections)
+        run_wrk(url, script, args.warmup, args.connections)
+        result = run_wrk(url, script, args.duration, args.connections)
+        result["half"] = fixed_rate(url, BODIES, rate, args.duration, args.connections)
+        return result
     finally:
         stop(bare)
 
@@ -177,8 +208,12 @@ def bench_collector(bootstrap: str, work: Path, args: argparse.Namespace, script
                              threads=args.threads or _conf("threads"), extra_env=extra,
                              log_path=work / "collector.log")
     try:
+        warm_up(server.url)
         run_wrk(server.url, script, args.warmup, args.connections)
         result = run_wrk(server.url, script, args.duration, args.connections)
+        # latency at half this collector's maximum, open loop (the p99 goal is stated there)
+        result["half"] = fixed_rate(server.url, BODIES, result["rps"] / 2, args.duration,
+                                    args.connections)
         # every event the collector acknowledged (to wrk or to a connection wrk dropped at the
         # end of its run) must be in Kafka: compare its own count with the topic's
         accepted = accepted_total(server.url)
@@ -188,6 +223,138 @@ def bench_collector(bootstrap: str, work: Path, args: argparse.Namespace, script
     finally:
         server.stop()
     return result
+
+
+def warm_up(url: str, timeout: float = 120) -> None:
+    """Wait until a batch is acknowledged promptly: a fresh broker makes the idempotent
+    producer wait seconds for its producer id (the transaction coordinator is loading)."""
+    headers = {"Content-Type": "text/plain;charset=UTF-8", "Origin": ORIGIN, "User-Agent": UA}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        response = requests.post(url + "/v1/events", data=BODIES[0], headers=headers, timeout=30)
+        if response.status_code == 200 and time.perf_counter() - started < 0.5:
+            return
+        time.sleep(0.2)
+    raise RuntimeError("the collector never acknowledged a batch within 0.5 s")
+
+
+def cpu_per_request(app: Any, count: int, threads: int = 8) -> float:
+    """Process CPU seconds per request with the app called in this process through its WSGI
+    test client (no gunicorn, no sockets), ``threads`` at a time as in a gthread worker; counts
+    every thread of the process, the Kafka client's included. A busy machine slows the wall
+    clock, not this, so it is the ratio to trust when the load average is high."""
+    headers = {"Content-Type": "text/plain;charset=UTF-8", "Origin": ORIGIN, "User-Agent": UA,
+               "X-Forwarded-For": "81.2.69.142"}
+    payloads = [body.encode() for body in BODIES]
+    counter = itertools.count()
+
+    def run() -> None:
+        client = app.test_client()
+        while (i := next(counter)) < count:
+            response = client.post("/v1/events", data=payloads[i % len(payloads)],
+                                   headers=headers)
+            assert response.status_code < 300, response.get_data(as_text=True)
+
+    for i in range(50):  # warm caches, connections and the producer id
+        app.test_client().post("/v1/events", data=payloads[i % len(payloads)], headers=headers)
+    started = time.process_time()
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return (time.process_time() - started) / count
+
+
+def bench_cpu(bootstrap: str, work: Path, count: int) -> tuple[float, float]:
+    """CPU per request of the collector (real Kafka sink) and of the bare endpoint."""
+    from collector.app import create_app
+    from collector.state import close_app
+
+    settings = collector_settings(work / f"state-{time.monotonic_ns()}", bootstrap,
+                                  allowed_origins=(ORIGIN,), produce_timeout_s=5.0)
+    kafka_topics.ensure_topics(bootstrap, [settings.kafka.topic,
+                                             settings.kafka.dead_letter_topic],
+                                 partitions=3, replication=1)
+    app = create_app(settings=settings)
+    try:
+        collector = cpu_per_request(app, count)
+    finally:
+        close_app(app)
+    spec = importlib.util.spec_from_file_location("bare_flask", ROOT / "bench" / "bare_flask.py")
+    bare = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(bare)  # type: ignore[union-attr]
+    return collector, cpu_per_request(bare.create_app(), count)
+
+
+class KafkaPythonSink:
+    """kafka-python with the settings the collector used before librdkafka (bench only)."""
+
+    def __init__(self, bootstrap: str):
+        from kafka import KafkaProducer
+
+        self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all",
+                                      enable_idempotence=True, linger_ms=5,
+                                      batch_size=128 * 1024, compression_type="lz4")
+
+    def store(self, records: list[Any]) -> str:
+        futures = [self.producer.send(r.topic, value=r.value, key=r.key) for r in records]
+        for future in futures:
+            future.get(timeout=10)
+        return "kafka"
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.producer.close(timeout)
+
+
+def bench_producers(bootstrap: str, seconds: float = 8, threads: int = 8) -> None:
+    """kafka-python against librdkafka: the same 20-record acks=all batches from ``threads``
+    threads of this process; batches/s and process CPU per batch (client threads included)."""
+    from collector.sinks import KafkaSink
+
+    value = json.dumps(json.loads(BODIES[0])["events"][0]).encode() * 2  # ~ an enriched event
+    print(f"\nproducers in-process, {threads} threads, 20-record batches, acks=all, "
+          f"idempotent, lz4:")
+    for name, make in (("kafka-python 2.x", lambda: KafkaPythonSink(bootstrap)),
+                       ("confluent-kafka", lambda: KafkaSink(bootstrap, timeout_s=10))):
+        topic = f"bench.producer.{time.monotonic_ns()}"
+        kafka_topics.ensure_topics(bootstrap, [topic], partitions=3, replication=1)
+        sink = make()
+        try:
+            _drive(sink, topic, value, 1.0, 1)  # warm up: connections, producer id
+            batches, wall, cpu = _drive(sink, topic, value, seconds, threads)
+        finally:
+            sink.close(5)
+        print(f"  {name:18} {batches / wall:7.0f} batches/s  {cpu / batches * 1e6:6.0f} µs CPU "
+              f"per batch ({cpu / batches / BATCH * 1e6:.1f} per record)", flush=True)
+
+
+def _drive(sink: Any, topic: str, value: bytes, seconds: float, threads: int
+           ) -> tuple[int, float, float]:
+    """Store 20-record batches from ``threads`` threads for ``seconds``: batches, wall, CPU."""
+    from collector.sinks import Record
+
+    done = [0]
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def run() -> None:
+        n = 0
+        while time.monotonic() < stop:
+            sink.store([Record(topic, f"v-{(n * 20 + j) % 997}".encode(), value)
+                        for j in range(BATCH)])
+            n += 1
+        with lock:
+            done[0] += n
+
+    started, cpu = time.perf_counter(), time.process_time()
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return done[0], time.perf_counter() - started, time.process_time() - cpu
 
 
 def accepted_total(url: str) -> int:
@@ -221,10 +388,16 @@ def main() -> int:
                         help="a new connection per request (many browsers' beacons) instead of "
                         "wrk's keep-alive connections, which gunicorn pins to one worker each")
     parser.add_argument("--sweep", action="store_true",
-                        help="also try producer linger_ms x compression_type")
+                        help="also try producer linger.ms x compression.type")
+    parser.add_argument("--cpu-requests", type=int, default=3000,
+                        help="requests for the in-process CPU-per-request ratio (0: skip)")
+    parser.add_argument("--producers", action="store_true",
+                        help="also compare kafka-python with librdkafka in-process")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk is needed: apt-get install wrk", file=sys.stderr)
+    try:
+        provision.ensure_debian_packages({"wrk": "wrk"})
+    except provision.ProvisionError as exc:
+        print(f"wrk is needed: {exc}", file=sys.stderr)
         return 2
 
     work = Path(tempfile.mkdtemp(prefix="clickloop-bench-"))
@@ -244,18 +417,20 @@ def main() -> int:
     try:
         configs: list[tuple[str, dict[str, object] | None]] = [("production config", None)]
         if args.sweep:
-            configs += [(f"linger={linger} {compression or 'none'}",
-                         {"linger_ms": linger, "compression_type": compression or None})
-                        for linger in (0, 5, 20) for compression in ("", "lz4", "gzip")]
+            configs += [(f"linger={linger} {compression}",
+                         {"linger.ms": linger, "compression.type": compression})
+                        for linger, compression in ((0, "lz4"), (0, "none"), (2, "lz4"),
+                                                    (5, "lz4"))]
         print(f"{'endpoint':28} {'req/s':>8} {'events/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
-              f"{'ratio':>6}  loss check")
+              f"{'ratio':>6} | open loop at half the collector's max: {'req/s':>6} "
+              f"{'p50 ms':>7} {'p99 ms':>7} | loss check")
         ratios: dict[str, list[float]] = {}
         for round_ in range(1, args.rounds + 1):
             # the bare reference is measured again before each configuration: on a shared
             # machine the load drifts, and the ratio must compare like with like
             for name, producer in configs:
-                reference = bench_bare(work, args, script)
                 result = bench_collector(bootstrap, work, args, script, producer)
+                reference = bench_bare(work, args, script, result["half"]["rate"])
                 _row(f"bare Flask 204 (round {round_})", reference, reference, None)
                 _row(f"collector, {name}", result, reference, result)
                 ratios.setdefault(name, []).append(result["rps"] / reference["rps"])
@@ -264,6 +439,15 @@ def main() -> int:
             for name, values in ratios.items():
                 print(f"median ratio, collector {name}: {statistics.median(values):.2f} "
                       f"over {len(values)} rounds")
+        if args.cpu_requests:
+            collector, bare = bench_cpu(bootstrap, work, args.cpu_requests)
+            print(f"\nCPU per request in-process (WSGI test client, 8 threads, "
+                  f"{args.cpu_requests} requests): collector {collector * 1e6:.0f} µs, bare "
+                  f"{bare * 1e6:.0f} µs; ratio of requests per CPU second "
+                  f"{bare / collector:.2f}")
+        if args.producers:
+            bench_producers(bootstrap)
+        print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     finally:
         if broker_settings is not None:
             kafka_broker.stop(broker_settings)
@@ -283,8 +467,12 @@ def _row(name: str, result: dict[str, float], reference: dict[str, float],
                  f"({verdict}); "
                  f"non-2xx {int(result['requests'] - result['ok'])}, "
                  f"socket errors {int(result['socket_errors'])}")
+    half = result["half"]
+    errors = f" ({half['errors']} errors)" if half["errors"] else ""
     print(f"{name:28} {result['rps']:8.0f} {result['rps'] * BATCH:9.0f} "
-          f"{result['p50_ms']:7.1f} {result['p99_ms']:7.1f} {ratio:6.2f}  {check}", flush=True)
+          f"{result['p50_ms']:7.1f} {result['p99_ms']:7.1f} {ratio:6.2f} | {'':38}"
+          f"{half['rate']:6.0f} {half['p50_ms']:7.1f} {half['p99_ms']:7.1f}{errors} | {check}",
+          flush=True)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ Two measurements per server:
   requests at their scheduled times over keep-alive connections and measures latency from the
   scheduled time, so a stall counts against the server (no coordinated omission);
 - *maximum throughput*: ``wrk`` (apt-get install wrk), closed loop, requests/s and p50/p99;
+- the *backend route* (``POST /v1/decisions``, both slots of a page per call, bearer token) at
+  the same fixed rate: the latency a site's server adds to a page it renders personalized;
 - *CPU per request*: both apps called in this process (no network, no scheduling): the ratio
   that a busy machine does not blur.
 
@@ -27,23 +29,24 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import http.client
-import itertools
+import json
 import os
 import pickle
-import random
 import re
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from open_loop import open_loop  # noqa: E402  (bench/ is on sys.path)
 
 from embedded.ports import free_port  # noqa: E402
 from personalization.engine import Engine  # noqa: E402
@@ -104,59 +107,27 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
+def browser_request(i: int, visitor: str) -> tuple[str, str, bytes | None, dict[str, str]]:
+    """The snippet's request: one slot, the visitor's cookie."""
+    return "GET", f"/v1/decide?slot={SLOTS[i % 2]}", None, {"Cookie": f"cl_vid={visitor}"}
+
+
+def backend_request(token: str) -> Any:
+    """A site backend's request: both slots of a page at once, bearer token, page context."""
+    def make(i: int, visitor: str) -> tuple[str, str, bytes | None, dict[str, str]]:
+        body = json.dumps({"visitor_id": visitor, "slots": list(SLOTS),
+                           "page": "https://shop.example.com/p/RS-1001",
+                           "product": "RS-1001"}).encode()
+        return "POST", "/v1/decisions", body, {"Authorization": f"Bearer {token}",
+                                                "Content-Type": "application/json"}
+    return make
+
+
 def fixed_rate(port: int, visitors: list[str], rate: float, duration: float,
-               threads: int = 16) -> dict[str, float]:
-    """Open loop: request i is due at t0 + i / rate; latency counts from when it was due."""
-    total = int(rate * duration)
-    counter = itertools.count()
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    t0 = time.perf_counter() + 0.5
-
-    def run(seed: int) -> None:
-        rng = random.Random(seed)
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        mine = []
-        while True:
-            i = next(counter)
-            if i >= total:
-                break
-            due = t0 + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            headers = {"Cookie": f"cl_vid={rng.choice(visitors)}"}
-            try:
-                conn.request("GET", f"/v1/decide?slot={SLOTS[i % 2]}", headers=headers)
-                response = conn.getresponse()
-                response.read()
-                ok = response.status == 200
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                ok = False
-            mine.append(time.perf_counter() - due)
-            if not ok:
-                with lock:
-                    errors[0] += 1
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-
-    workers = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    elapsed = time.perf_counter() - t0
-    latencies.sort()
-
-    def pct(q: float) -> float:
-        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
-
-    return {"sent": len(latencies), "errors": errors[0], "achieved": len(latencies) / elapsed,
-            "p50": pct(0.50), "p99": pct(0.99), "max": latencies[-1] * 1000}
+               threads: int = 16, make: Any = browser_request) -> dict[str, float]:
+    """Open loop at ``rate`` requests/s (see bench/open_loop.py), each for a random visitor."""
+    return open_loop("127.0.0.1", port, lambda i, rng: make(i, rng.choice(visitors)), rate,
+                     duration, threads, ok=lambda status: status == 200)
 
 
 def cpu_per_request(app: Any, visitors: list[str], count: int = 3000) -> float:
@@ -175,7 +146,8 @@ def cpu_per_request(app: Any, visitors: list[str], count: int = 3000) -> float:
         status: list[str] = []
         body = app(environ, lambda s, h, e=None: status.append(s))
         b"".join(body)
-        body.close()
+        if hasattr(body, "close"):  # optional in WSGI
+            body.close()
         if not status[0].startswith("200"):
             raise RuntimeError(f"in-process request failed: {status[0]}")
 
@@ -249,9 +221,11 @@ def main() -> int:
         redis_url = None
         if args.store == "redis":
             redis_process, redis_url = start_redis(temp)
+        token = secrets.token_urlsafe(16)
         settings = dataclasses.replace(
             base, state_dir=temp / "state",
-            personalization=dataclasses.replace(base.personalization, redis_url=redis_url))
+            personalization=dataclasses.replace(base.personalization, redis_url=redis_url,
+                                                api_token=token))
         from personalization.stores import open_store
 
         store = open_store(settings)
@@ -280,6 +254,8 @@ def main() -> int:
             fixed_rate(port, visitors, args.rate, 2)  # warm-up: imports, caches, connections
             results[name] = (fixed_rate(port, visitors, args.rate, args.duration),
                              run_wrk(port, script, args.duration, args.connections))
+        backend = fixed_rate(api_port, visitors, args.rate, args.duration,
+                             make=backend_request(token))
         sys.path.insert(0, str(ROOT / "bench"))
         import bare_decide
 
@@ -299,6 +275,9 @@ def main() -> int:
                   f" {closed.get('p99', float('nan')):>7.2f}")
         print(f"\nCPU per request in process (no network): bare Flask {cpu_bare:.0f} us, "
               f"decision API {cpu_api:.0f} us ({cpu_api / cpu_bare:.2f}x)")
+        print(f"{'backend route':<14} | {'':>11}{backend['p50']:>7.2f} {backend['p99']:>7.2f} "
+              f"{backend['max']:>7.1f} {backend['errors']:>6} | (POST /v1/decisions, 2 slots "
+              f"per call)")
         (af, ac), (bf, bc) = results["decision API"], results["bare Flask"]
         print(f"\nratio decision API / bare Flask: p99 at {args.rate:.0f} req/s "
               f"{af['p99'] / bf['p99']:.2f}x, max throughput "
@@ -306,6 +285,11 @@ def main() -> int:
         verdict = "met" if af["p99"] < 10 and af["errors"] == 0 else "NOT met"
         print(f"target p99 < 10 ms at {args.rate:.0f} req/s: {verdict} "
               f"(p99 {af['p99']:.2f} ms, achieved {af['achieved']:.0f} req/s)")
+        verdict = "met" if backend["p99"] < 10 and backend["errors"] == 0 else "NOT met"
+        print(f"backend route, same target: {verdict} (p99 {backend['p99']:.2f} ms, achieved "
+              f"{backend['achieved']:.0f} req/s)")
+        verdict = "met" if ac.get("rps", 0) >= 0.8 * bc.get("rps", float("inf")) else "NOT met"
+        print(f"target max throughput >= 0.8x bare Flask: {verdict}")
     finally:
         for process in processes:
             stop(process)

@@ -11,6 +11,15 @@ UTM, referrer class, derived timestamp). Side by side, on the same lines, in the
   resolver alone) and warm (the LRU as in production);
 - the whole ``enrich_event``, warm.
 
+Then user agents alone, unique and cached (goals: >= 30k unique UAs/s, >= 200k/s on a realistic
+cached mix), side by side with the references: ``user_agents.parse`` uncached and Matomo's
+``device_detector.DeviceDetector(ua).parse()`` (the maintained lists, called per UA):
+
+- unique, real traffic: every distinct UA of Intoli's and fake-useragent's real-browser lists
+  and of the shared log (~2,300), each parsed once with our LRU empty (rules compiled);
+- unique, long tail: uap-core's 16k device test UAs (old phones, apps, bots);
+- cached mix: 200,000 draws from the real-traffic UAs with Zipf(1.1) popularity, LRU warm.
+
 Ratios are against the reference. Runs pinned to one CPU; times are process CPU time.
 
     .venv/bin/python bench/enrichment.py [--lines 10000] [--repeat 3]
@@ -20,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import re
 import sys
 import time
@@ -106,7 +116,6 @@ def main() -> int:
 
     def ours_cold() -> int:
         for ua in agents:
-            ua_module.parse.cache_clear()
             ua_module._describe.cache_clear()
             user_agent_block(ua)
         return len(agents)
@@ -121,7 +130,8 @@ def main() -> int:
             enrich_event(event, fact, enrichers)
         return len(events)
 
-    user_agent_block(agents[0])  # build the ua-parser rules once, outside the timings
+    for agent in set(agents):  # build the rule lists once, outside the timings
+        user_agent_block(agent)
     print(f"{len(rows)} log lines, {len(set(agents))} distinct user agents, one core, "
           f"best of {args.repeat}\n")
     base = measure("reference", reference, args.repeat)
@@ -136,7 +146,69 @@ def main() -> int:
     print(f"{'':44} {'per second':>12} {'ratio':>8}")
     for name, rate in results:
         print(f"{name:44} {rate:12,.0f} {rate / base:8.1f}x")
+    user_agents_alone(agents, args.repeat)
     return 0
+
+
+def user_agents_alone(log_agents: list[str], repeat: int) -> None:
+    """Unique and cached UA throughput, ours against user_agents and device_detector."""
+    from device_detector import DeviceDetector
+
+    from tests.enrichment import ua_lists
+
+    real = list(dict.fromkeys([ua for ua, _ in ua_lists.intoli_devices()]
+                              + [ua for ua, _ in ua_lists.fake_useragent_devices()]
+                              + log_agents))
+    tail = [ua for ua, _ in ua_lists.uap_core()] if ua_lists.UAP_DEVICE.exists() else []
+    rng = random.Random(7)
+    weights = [1 / (rank + 1) ** 1.1 for rank in range(len(real))]
+    mix = rng.choices(real, weights=weights, k=200_000)
+    for ua in real + tail:  # compile the rule lists and per-brand model matchers once
+        user_agent_block(ua)
+
+    def unique(agents_: list[str]) -> Callable[[], int]:
+        def run() -> int:
+            ua_module._describe.cache_clear()
+            for ua in agents_:
+                user_agent_block(ua)
+            return len(agents_)
+        return run
+
+    def cached() -> int:
+        for ua in mix:
+            user_agent_block(ua)
+        return len(mix)
+
+    def reference(agents_: list[str]) -> Callable[[], int]:
+        def run() -> int:
+            for ua in agents_:
+                user_agent_parser._PARSE_CACHE.clear()
+                user_agents.parse(ua)
+            return len(agents_)
+        return run
+
+    def matomo(agents_: list[str]) -> Callable[[], int]:
+        def run() -> int:
+            for ua in agents_:
+                DeviceDetector(ua, check_cache=False).parse()
+            return len(agents_)
+        return run
+
+    sample = real[:: max(1, len(real) // 300)]
+    DeviceDetector(sample[0]).parse()  # its lazy regex loading, outside the timing
+    base = measure("ref", reference(real), repeat)
+    matomo_rate = measure("matomo", matomo(sample), 1)
+    print(f"\nuser agents alone: {len(real)} real-traffic UAs, {len(tail)} long-tail UAs, "
+          f"{len(mix):,} cached draws over {len(set(mix))} UAs\n")
+    rows = [("user_agents.parse, uncached (reference)", base),
+            (f"device_detector parse, uncached ({len(sample)} UAs)", matomo_rate),
+            ("user_agent_block, unique real traffic", measure("u", unique(real), repeat))]
+    if tail:
+        rows.append(("user_agent_block, unique long tail", measure("t", unique(tail), repeat)))
+    rows.append(("user_agent_block, cached Zipf mix", measure("c", cached, repeat)))
+    print(f"{'':44} {'per second':>12} {'ratio':>8}")
+    for name, rate in rows:
+        print(f"{name:44} {rate:12,.0f} {rate / base:8.1f}x")
 
 
 if __name__ == "__main__":

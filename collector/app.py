@@ -23,7 +23,7 @@ from tracker.settings import PROJECT_ROOT, Settings
 DEFAULTS: dict[str, Any] = {
     "SNIPPET_PATH": str(PROJECT_ROOT / "js_snippet" / "dist" / "clickloop.min.js"),
     "METRICS_DIR": None,  # None: this process's counters only (tests); gunicorn sets a dir
-    "PRODUCER_CONFIG": {},  # kafka-python overrides of collector.sinks.kafka.PRODUCER_DEFAULTS
+    "PRODUCER_CONFIG": {},  # librdkafka overrides of collector.sinks.kafka.PRODUCER_DEFAULTS
     "REPLAY_INTERVAL_S": 1.0,
     # Werkzeug's own guard against bodies we never read; the handler checks the real limit
     "MAX_CONTENT_LENGTH": None,

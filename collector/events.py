@@ -2,7 +2,8 @@
 
 Order of checks, cheapest first, each answered with a JSON body naming what is wrong:
 origin (403) -> content type and encoding (415) -> body size (413) -> body as a batch
-(400/413, :func:`tracker.contract.decode_batch`) -> each event (:mod:`collector.pipeline`) ->
+(400/413) and each event (:func:`tracker.contract.compiled.check_batch`) -> identity, enrichment
+(:mod:`collector.pipeline`) ->
 storage (503 when neither Kafka nor the spool can take the batch).
 """
 
@@ -23,7 +24,8 @@ from collector.responses import error_response
 from collector.sinks import Record, SinkError, SinkFull
 from collector.state import CollectorState, get_state
 from enrichment import anonymise_ip, client_ip
-from tracker.contract import LIMITS, BatchError, ContractError, decode_batch, format_timestamp
+from tracker.contract import LIMITS, BatchError, ContractError, format_timestamp
+from tracker.contract.compiled import check_batch, check_event
 
 log = logging.getLogger(__name__)
 bp = Blueprint("events", __name__)
@@ -57,7 +59,7 @@ def pixel() -> Response:
     event = pixel_event(request.args.items(multi=True), collector_ts=format_timestamp(now),
                         page_url=request.referrer)
     ctx = _context(state, now, "pixel", [event])
-    outcome = process_events([event], ctx, state.enrichers)
+    outcome = process_events([check_event(event, now=now)], ctx, state.enrichers)
     failure = _store(state, outcome.records)
     if failure is not None:
         return failure
@@ -86,11 +88,11 @@ def _receive_batch(state: CollectorState, source: str) -> Response:
         return _body_error(state, _context(state, now, source, []), error, body, declared)
     body = _read(limit + 1)
     try:
-        events = decode_batch(body)
+        checked = check_batch(body, now=now)
     except BatchError as error:
         return _body_error(state, _context(state, now, source, []), error, body, len(body))
-    ctx = _context(state, now, source, events)
-    outcome = process_events(events, ctx, state.enrichers)
+    ctx = _context(state, now, source, [c.event for c in checked])
+    outcome = process_events(checked, ctx, state.enrichers)
     failure = _store(state, outcome.records)
     if failure is not None:
         return failure

@@ -6,8 +6,12 @@
 
 - No ``preload_app``: each worker imports and builds the app itself, so the Kafka producer (and
   its I/O thread) is created after the fork, never shared between processes.
-- ``gthread`` workers: a request spends most of its time waiting for Kafka's acknowledgement,
-  which threads overlap; one process per core sidesteps the GIL.
+- ``gthread`` workers (:class:`collector.worker.CollectorWorker`): a request spends most of its
+  time waiting for Kafka's acknowledgement, which threads overlap; one process per core
+  sidesteps the GIL. Unlike stock gthread, a request is read by the worker's event loop until
+  it has fully arrived (10 s deadline, then 408) and only then given a thread, so slow or
+  stalled clients cannot occupy the threads (the collector faces the internet).
+- ``post_worker_init`` compiles the user-agent rules before the worker serves anything.
 - ``worker_exit`` flushes the producer and seals the spool when a worker stops.
 """
 
@@ -21,7 +25,7 @@ from pathlib import Path
 wsgi_app = "collector.app:create_app()"
 chdir = str(Path(__file__).resolve().parent.parent)  # the project root, so `collector` imports
 bind = "127.0.0.1:8080"
-worker_class = "gthread"
+worker_class = "collector.worker.CollectorWorker"
 workers = max(2, os.cpu_count() or 1)
 threads = 8
 preload_app = False
@@ -35,6 +39,11 @@ errorlog = "-"
 loglevel = "info"
 proc_name = "clickloop-collector"
 control_socket_disable = True  # one fixed socket path per user would clash between servers
+# The app alone decides what to believe of X-Forwarded-* (CLICKLOOP_TRUSTED_PROXIES): gunicorn
+# would otherwise take X-Forwarded-Proto from 127.0.0.1 (its default) as the request's scheme,
+# and the visitor cookie would get Secure from a header anyone on the host can send.
+forwarded_allow_ips = ""
+secure_scheme_headers: dict[str, str] = {}
 
 METRICS_ENV = "CLICKLOOP_FLASK_METRICS_DIR"
 
@@ -43,6 +52,13 @@ def on_starting(server):  # master, before any worker: one metrics dir for this 
     if not os.environ.get(METRICS_ENV):
         os.environ[METRICS_ENV] = tempfile.mkdtemp(prefix="clickloop-collector-metrics-")
         server._clickloop_metrics_dir = os.environ[METRICS_ENV]
+
+
+def post_worker_init(worker):  # in the worker, before its first request
+    # the user-agent rule lists compile in 1-3 s: at start-up, not inside a visitor's request
+    from enrichment.user_agent import warm_up
+
+    warm_up()
 
 
 def worker_exit(server, worker):  # in the worker, after its last request

@@ -7,9 +7,11 @@ GeoIP reader. Every function accepts None for a missing input and answers None f
 Field functions (one module each):
 
 - ``user_agent_block(ua: str | None) -> dict | None`` (:mod:`.user_agent`): ``enrichment.ua``:
-  browser, browser_version, os, os_version, device (desktop/mobile/tablet/bot/other),
-  device_brand, is_bot. user-agents' classification rules on ua-parser 1.x's Rust backend with an
-  LRU; ``parse(ua)`` is a cached drop-in for ``user_agents.parse``.
+  browser, browser_version, os, os_version (ua-parser 1.x's Rust backend), device
+  (desktop/mobile/tablet/bot/other) and device_brand (Matomo's model lists,
+  :mod:`.device_models`), is_bot and bot_category (:mod:`.bots`: Matomo's and
+  crawler-user-agents' lists plus ours), behind an LRU; ``parse(ua)`` stays a cached drop-in for
+  ``user_agents.parse``. ``bot_category(ua) -> str | None`` (:mod:`.bots`).
 - ``geo_block(ip: str | None, reader) -> dict | None`` (:mod:`.geo`): ``enrichment.geo`` from a
   reader made by ``open_geo_reader(path | None)`` (None when no database: no geo, no error).
 - ``anonymise_ip(ip: str | None, ipv4_prefix=24, ipv6_prefix=48) -> str | None``

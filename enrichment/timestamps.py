@@ -24,13 +24,17 @@ def _parse_receipt(collector_ts: str) -> datetime | None:
 def derived_timestamp(client_ts: str | None, sent_ts: str | None, collector_ts: str) -> str:
     """``collector_ts - (sent_ts - client_ts)``, as a contract timestamp.
 
-    ``collector_ts`` itself when ``sent_ts`` or ``client_ts`` is missing or unreadable (no way to
-    measure the skew), and never later than ``collector_ts`` (a ``sent_ts`` before ``client_ts``
-    is a client bug; an event cannot happen after it was received).
+    ``collector_ts`` itself when ``sent_ts`` or ``client_ts`` is missing, unreadable or so far
+    apart that the result would leave years 1-9999 (no way to measure the skew), and never
+    later than ``collector_ts`` (a ``sent_ts`` before ``client_ts`` is a client bug; an event
+    cannot happen after it was received).
 
     >>> derived_timestamp("2026-11-23T09:59:50.000Z", "2026-11-23T10:00:00.000Z",
     ...                   "2026-11-23T12:00:00.500Z")
     '2026-11-23T11:59:50.500Z'
+    >>> derived_timestamp("2026-11-23T09:59:50.000Z", "9999-12-31T23:59:59Z",
+    ...                   "2026-11-23T12:00:00.500Z")
+    '2026-11-23T12:00:00.500Z'
     """
     received = _parse_receipt(collector_ts)
     if received is None:
@@ -39,7 +43,13 @@ def derived_timestamp(client_ts: str | None, sent_ts: str | None, collector_ts: 
     sent = parse_timestamp(sent_ts) if sent_ts else None
     if happened is None or sent is None:
         return format_timestamp(received)
-    return _format_utc(min(received, received - (sent - happened)))
+    try:
+        return _format_utc(min(received, received - (sent - happened)))
+    except OverflowError:
+        # a skew of millennia (sent_ts 9999-12-31 from a broken clock): unmeasurable. The
+        # collector never gets here (the contract bounds both clock readings around its own);
+        # a caller that did not validate gets the receipt time rather than a crash.
+        return format_timestamp(received)
 
 
 def _format_utc(moment: datetime) -> str:

@@ -3,10 +3,13 @@
 Following Snowplow's collector sink, the request handlers only know :class:`Sink` -- store a
 list of keyed records, say whether you are healthy, flush on close. Implementations:
 
-- :class:`KafkaSink` (:mod:`.kafka`): kafka-python producer, waits for ``acks=all``;
-- :class:`Spool` (:mod:`.spool`): fsync'd local segment files with a size cap;
-- :class:`SpoolingSink` (:mod:`.spooling`): Kafka first, the spool when Kafka cannot take a
-  batch in time, and a background replayer that drains the spool once Kafka is back;
+- :class:`KafkaSink` (:mod:`.kafka`): librdkafka (confluent-kafka) producer, waits for
+  ``acks=all``;
+- :class:`Spool` (:mod:`.spool`): fsync'd local segment files shared by all workers, in
+  acceptance order, with a size cap;
+- :class:`SpoolingSink` (:mod:`.spooling`): Kafka first, the spool (for every worker) once Kafka
+  cannot take a batch in time, and a replayer that drains the spool in order once Kafka is
+  back;
 - :class:`MemorySink` (:mod:`.memory`): in-memory, for unit tests of the HTTP layer.
 """
 

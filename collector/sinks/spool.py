@@ -1,27 +1,44 @@
 """The durable spool: what Kafka could not take, on local disk, fsync'd before the 2xx.
 
-Layout: ``<dir>/*.seg`` segment files of JSON lines ``{"topic", "key", "value"}``. Each worker
-appends to its own *active* segment while holding an exclusive ``flock`` on it; sealing closes
-it, which releases the lock. A replayer *claims* any segment it can lock -- a sealed one, or the
-active segment of a worker that died (the kernel drops a dead process's locks) -- sends it and
-deletes it. A write torn by a crash leaves a partial last line, which the reader ignores: that
-request never got its 2xx. Segments are created under a temporary name and renamed only once
-locked, so a replayer can never claim (and delete) a segment a writer is about to fill.
+Layout of ``<dir>``:
+
+- ``active.seg``: the one segment every worker appends to (JSON lines ``{"topic", "key",
+  "value"}``). An append takes the exclusive ``flock`` on ``append.lock`` for its write, so the
+  file holds the batches in the order the collector accepted them -- across all workers. That
+  order is what keeps one visitor's events in order when they are replayed, whichever worker
+  took each request (Kafka keeps per-key order only as far as it is given records in order).
+  The fsync runs after the lock is released, so workers' fsyncs overlap (each fsync covers
+  every write before it); the 2xx waits for it.
+- ``<sequence>.seg``: sealed segments. Sealing renames ``active.seg`` under the append lock to
+  the next sequence number, so sealed segments sort in acceptance order and are never written
+  again. A replayer seals, then sends the sealed segments oldest first and deletes each.
+- ``replay.lock``: one replayer at a time (any worker's), so segments are sent in order.
+- ``spooling``: the marker that the collector is in spool mode. It is created with the first
+  spooled batch and removed, under the append lock, only once the spool is empty. While it
+  exists every worker spools instead of writing to Kafka: a worker must not send a visitor's
+  new event ahead of its older, still spooled ones.
+
+A writer also holds a shared ``flock`` on the active segment while it has it open, so
+:meth:`Spool.claim` takes an unsealed active segment only from writers that all died (the
+kernel drops a dead process's locks). A write torn by a crash leaves a partial last line: the
+next append cuts it off (that request never got its 2xx), and a reader ignores one at the end.
 
 The spool has a byte cap (all segments together); past it :class:`SinkFull` is raised and the
-collector answers 503, so nothing is lost silently.
+collector answers 503, so nothing is lost silently. :meth:`Spool.writable` (readiness) asks for
+room for a batch as large as the recent ones, not for one byte.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
 import os
-import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -30,6 +47,15 @@ from collector.sinks.base import Record, SinkFull
 log = logging.getLogger(__name__)
 
 SEGMENT_SUFFIX = ".seg"
+ACTIVE = "active" + SEGMENT_SUFFIX
+APPEND_LOCK = "append.lock"
+REPLAY_LOCK = "replay.lock"
+MARKER = "spooling"
+LAST_BATCH = "last-batch"  # the size of the latest batch any worker spooled (readiness hint)
+# readiness asks for room for at least this much (capped at an eighth of the spool), or for the
+# largest recent batch if that is bigger: a 20-event browser batch is ~10-30 KiB enriched
+MIN_BATCH_RESERVE = 32 * 1024
+RECENT_BATCHES = 64
 
 
 def encode_records(records: Sequence[Record]) -> bytes:
@@ -66,118 +92,261 @@ def decode_records(data: bytes) -> tuple[list[Record], int]:
 
 
 class Spool:
-    """Append-and-fsync segment files under ``directory`` with a total size cap."""
+    """Append-and-fsync segment files under ``directory``, shared by every worker, with a total
+    size cap."""
 
     def __init__(self, directory: Path, max_bytes: int, segment_bytes: int = 16 * 1024 * 1024):
         self.directory = Path(directory)
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._fd: int | None = None
-        self._path: Path | None = None
+        self._active_path = self.directory / ACTIVE
+        self._marker = self.directory / MARKER
+        self._lock = threading.Lock()  # this process's appends and seals
+        self._fd: int | None = None  # our handle on the active segment (shared flock)
         self._active_bytes = 0
+        self._recent: deque[int] = deque(maxlen=RECENT_BATCHES)
+        self._replay_lock = threading.RLock()
+        self._replay_fd: int | None = None
+        self._replay_depth = 0
+
+    # --- spool mode -------------------------------------------------------------------------
+
+    def spooling(self) -> bool:
+        """True while the collector is in spool mode (one ``stat`` per call)."""
+        return self._marker.exists()
+
+    def leave_spooling_if_empty(self) -> bool:
+        """End spool mode if nothing is spooled (checked under the append lock, so no batch
+        can slip in between); True when the collector is no longer in spool mode."""
+        with self._lock, self._append_locked():
+            if self._sealed() or _size(self._active_path) > 0:
+                return False
+            if self._marker.exists():
+                self._marker.unlink()
+                _fsync_dir(self.directory)
+                log.info("spool drained: storing in Kafka directly again")
+            return True
 
     # --- writing ----------------------------------------------------------------------------
 
     def append(self, records: Sequence[Record]) -> None:
-        """Write ``records`` and fsync; raise :class:`SinkFull` past the cap."""
+        """Write ``records`` (entering spool mode) and fsync; raise :class:`SinkFull` past the
+        cap, or when the disk refuses the write."""
         data = encode_records(records)
         with self._lock:
-            used = self.size_bytes()
-            if used + len(data) > self.max_bytes:
-                raise SinkFull(f"spool is full ({used} of {self.max_bytes} bytes used)")
-            fd = self._fd if self._fd is not None else self._open_segment()
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-            self._active_bytes += len(data)
+            with self._append_locked():
+                used = self.size_bytes()
+                if used + len(data) > self.max_bytes:
+                    if len(data) <= self.max_bytes:
+                        self._recent.append(len(data))
+                    raise SinkFull(f"spool is full ({used} of {self.max_bytes} bytes used)")
+                try:
+                    if not self._marker.exists():
+                        self._marker.touch()
+                        _fsync_dir(self.directory)
+                    fd = self._active_fd()
+                    start = _cut_torn_tail(fd)
+                    try:
+                        _write_all(fd, data)
+                    except OSError:
+                        os.ftruncate(fd, start)  # no half batch for the next writer to follow
+                        raise
+                except OSError as exc:
+                    raise SinkFull(f"spool write failed: {exc}") from exc
+                self._active_bytes = start + len(data)
+                self._share_batch_size(len(data))
+            self._recent.append(len(data))
+            try:
+                os.fsync(fd)  # outside the append lock: other workers' writes go on meanwhile
+            except OSError as exc:
+                raise SinkFull(f"spool fsync failed: {exc}") from exc
             if self._active_bytes >= self.segment_bytes:
                 self._seal_locked()
 
-    def _open_segment(self) -> int:
-        name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
-        temporary = self.directory / (name + ".new")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        final = self.directory / (name + SEGMENT_SUFFIX)
-        os.rename(temporary, final)
-        _fsync_dir(self.directory)
-        self._fd, self._path, self._active_bytes = fd, final, 0
+    def _active_fd(self) -> int:
+        """Our descriptor for the current ``active.seg`` (called under the append lock): a
+        segment sealed by another process since our last append is let go."""
+        if self._fd is not None:
+            try:
+                same = os.fstat(self._fd).st_ino == os.stat(self._active_path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                return self._fd
+            os.close(self._fd)
+            self._fd = None
+        created = not self._active_path.exists()
+        fd = os.open(self._active_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_SH)  # "a live writer has this open"
+        if created:
+            _fsync_dir(self.directory)
+        self._fd = fd
         return fd
 
+    @contextlib.contextmanager
+    def _append_locked(self) -> Iterator[None]:
+        fd = os.open(self.directory / APPEND_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
     def seal(self) -> bool:
-        """Close the active segment so it can be replayed; True if there was data to seal."""
+        """Seal the active segment (whoever writes to it) so it can be replayed; True if there
+        was data to seal."""
         with self._lock:
             return self._seal_locked()
 
     def _seal_locked(self) -> bool:
-        if self._fd is None:
+        with self._append_locked():
+            sealed = self._rename_active()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self._active_bytes = 0
+        return sealed
+
+    def _rename_active(self) -> bool:
+        """Under the append lock: ``active.seg`` becomes the next sealed segment."""
+        if _size(self._active_path) <= 0:
             return False
-        os.close(self._fd)  # releases the flock
-        had_data = self._active_bytes > 0
-        self._fd, self._path, self._active_bytes = None, None, 0
-        return had_data
+        existing = self._sealed()
+        last = int(existing[-1].stem) if existing else 0
+        target = self.directory / f"{max(last + 1, time.time_ns()):020d}{SEGMENT_SUFFIX}"
+        os.rename(self._active_path, target)
+        _fsync_dir(self.directory)
+        return True
 
     @property
     def active_bytes(self) -> int:
+        """Bytes in the active segment after this process's last append (0 once sealed)."""
         return self._active_bytes
 
     # --- reading ----------------------------------------------------------------------------
 
-    def segments(self) -> list[Path]:
-        """Every segment file, oldest first."""
+    def _sealed(self) -> list[Path]:
         try:
-            return sorted(p for p in self.directory.iterdir() if p.suffix == SEGMENT_SUFFIX)
+            return sorted(p for p in self.directory.iterdir()
+                          if p.suffix == SEGMENT_SUFFIX and p.stem.isdigit())
         except FileNotFoundError:
             return []
 
-    def claim(self) -> Iterator[ClaimedSegment]:
-        """Yield each segment nobody else holds, locked for the caller; release after use."""
-        for path in self.segments():
-            if path == self._path:
-                continue
+    def segments(self) -> list[Path]:
+        """Every segment file, oldest first (the active one last)."""
+        active = [self._active_path] if self._active_path.exists() else []
+        return self._sealed() + active
+
+    @contextlib.contextmanager
+    def replaying(self) -> Iterator[bool]:
+        """Hold the replay lock for the block if no other process does; yields whether it is
+        held. Re-entrant within this :class:`Spool`."""
+        with self._replay_lock:
+            if self._replay_depth == 0:
+                fd = os.open(self.directory / REPLAY_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    yield False
+                    return
+                self._replay_fd = fd
+            self._replay_depth += 1
             try:
-                fd = os.open(path, os.O_RDONLY)
+                yield True
+            finally:
+                self._replay_depth -= 1
+                if self._replay_depth == 0 and self._replay_fd is not None:
+                    os.close(self._replay_fd)
+                    self._replay_fd = None
+
+    def claim(self) -> Iterator[ClaimedSegment]:
+        """Yield the replayable segments oldest first, while holding the replay lock (nothing
+        if another process replays): the sealed ones, then the active one if every writer of
+        it died. The caller deletes each once sent; stopping early keeps the rest in order."""
+        with self.replaying() as leader:
+            if not leader:
+                return
+            for path in self._sealed():
+                try:
+                    fd = os.open(path, os.O_RDONLY)
+                except FileNotFoundError:
+                    continue
+                segment = ClaimedSegment(path, fd)
+                try:
+                    yield segment
+                finally:
+                    segment.release()
+            orphan = self._claim_orphaned_active()
+            if orphan is not None:
+                segment = ClaimedSegment(orphan, os.open(orphan, os.O_RDONLY))
+                try:
+                    yield segment
+                finally:
+                    segment.release()
+
+    def _claim_orphaned_active(self) -> Path | None:
+        """Seal the active segment if no live process has it open for writing."""
+        with self._lock, self._append_locked():
+            try:
+                fd = os.open(self._active_path, os.O_RDONLY)
             except FileNotFoundError:
-                continue
+                return None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                os.close(fd)
-                continue
-            if os.fstat(fd).st_nlink == 0:  # replayed and deleted by someone else meanwhile
-                os.close(fd)
-                continue
-            segment = ClaimedSegment(path, fd)
-            try:
-                yield segment
+                return None  # a live writer holds it: it is sealed by the replayer's seal()
             finally:
-                segment.release()
+                os.close(fd)
+            if not self._rename_active():
+                return None
+            return self._sealed()[-1]
 
     def size_bytes(self) -> int:
         total = 0
         try:
             with os.scandir(self.directory) as entries:
                 for entry in entries:
-                    if entry.name.endswith((SEGMENT_SUFFIX, ".new")):
+                    if entry.name.endswith(SEGMENT_SUFFIX):
                         with contextlib.suppress(FileNotFoundError):
                             total += entry.stat().st_size
         except FileNotFoundError:
             return 0
         return total
 
+    def _share_batch_size(self, size: int) -> None:
+        """Tell the other workers how large a batch is (not fsync'd: a hint for readiness)."""
+        with contextlib.suppress(OSError):
+            fd = os.open(self.directory / LAST_BATCH, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                os.pwrite(fd, b"%020d" % size, 0)
+            finally:
+                os.close(fd)
+
+    def batch_reserve(self) -> int:
+        """Room a batch is expected to need: the largest recent one of this process (appended,
+        or refused although it would fit an empty spool) or the latest of any worker, at least
+        a typical batch."""
+        floor = min(MIN_BATCH_RESERVE, self.max_bytes // 8)
+        try:
+            shared = int((self.directory / LAST_BATCH).read_bytes() or 0)
+        except (OSError, ValueError):
+            shared = 0
+        return max([floor, shared, *self._recent])
+
     def writable(self) -> bool:
-        return os.access(self.directory, os.W_OK) and self.size_bytes() < self.max_bytes
+        """The next batch is expected to fit (for ``/readyz``): not merely ``size < max``,
+        which stays true while every batch is refused."""
+        return (os.access(self.directory, os.W_OK)
+                and self.size_bytes() + self.batch_reserve() <= self.max_bytes)
 
     def close(self) -> None:
         self.seal()
 
 
 class ClaimedSegment:
-    """A segment locked by this process: read it, then delete it once replayed."""
+    """A segment held for replay: read it, then delete it once replayed."""
 
     def __init__(self, path: Path, fd: int):
         self.path = path
@@ -199,6 +368,43 @@ class ClaimedSegment:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return -1
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written == 0:
+            raise OSError(errno.EIO, "short write")
+        view = view[written:]
+
+
+def _cut_torn_tail(fd: int) -> int:
+    """Cut a partial last line (a writer died mid-write; never acknowledged) so the next batch
+    starts on a line of its own; the offset the next write lands at."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return size
+    end = size
+    while end > 0:
+        start = max(0, end - 65536)
+        newline = os.pread(fd, end - start, start).rfind(b"\n")
+        if newline >= 0:
+            keep = start + newline + 1
+            break
+        end = start
+    else:
+        keep = 0
+    log.warning("cutting a torn spool line of %d bytes", size - keep)
+    os.ftruncate(fd, keep)
+    return keep
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -1,11 +1,15 @@
 """Kafka first, the spool when Kafka cannot take a batch, and a replayer that drains the spool.
 
-While Kafka is healthy a store goes straight to it. The first failure (no broker, timeout)
-marks Kafka down: that batch and every later one go to the spool without waiting, so an outage
-costs one produce timeout, not one per request. A background thread seals the worker's active
-segment, replays every segment it can claim (its own, and those of workers that died), and marks
-Kafka up again once it is drained or Kafka answers. Replay is at-least-once: a batch that timed
-out may also have reached Kafka; consumers deduplicate on ``event_id``.
+While the collector is not in spool mode a store goes straight to Kafka. The first failure (no
+broker, timeout) puts the whole collector -- every worker, through the spool's marker file --
+into spool mode: that batch and every later one go to the spool without waiting, so an outage
+costs one produce timeout, not one per request or per worker. Each worker runs a replayer
+thread; whichever holds the spool's replay lock seals the shared active segment, sends the
+sealed segments oldest first, and ends spool mode once the spool is empty. Because the spool is
+one sequence in acceptance order and direct writes resume only after it is empty, a visitor's
+events reach Kafka in the order the collector accepted them, across workers and across the
+outage. Replay is at-least-once: a batch that timed out may also have reached Kafka; consumers
+deduplicate on ``event_id``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collector.sinks.spool import Spool
 log = logging.getLogger(__name__)
 
 REPLAY_CHUNK = 500
+MAX_PASSES = 20  # seal-and-send rounds per replay call while new batches keep arriving
 
 
 class SpoolingSink:
@@ -43,7 +48,6 @@ class SpoolingSink:
         self.max_backoff_s = max_backoff_s
         self.max_record_bytes = kafka.max_record_bytes
         self._count = count
-        self._kafka_up = kafka.connected
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -51,24 +55,24 @@ class SpoolingSink:
     # --- the request path -------------------------------------------------------------------
 
     def store(self, records: Sequence[Record]) -> str:
-        if self._kafka_up:
+        if not self.spool.spooling():
             try:
                 return self.kafka.store(records)
             except SinkUnavailable as exc:
                 log.warning("Kafka unavailable, spooling: %s", exc)
-                self._kafka_up = False
+                self.kafka.reset()
                 self._wake.set()
-        self.spool.append(records)  # SinkFull propagates: the client gets a 503
+        self.spool.append(records)  # enters spool mode; SinkFull propagates: the client gets 503
         self._count("spooled", len(records))
         return "spool"
 
     def healthy(self) -> bool:
-        return (self._kafka_up and self.kafka.healthy()) or self.spool.writable()
-
+        return (self.kafka_up and self.kafka.healthy()) or self.spool.writable()
 
     @property
     def kafka_up(self) -> bool:
-        return self._kafka_up
+        """True while stores go straight to Kafka (the collector is not in spool mode)."""
+        return not self.spool.spooling()
 
     # --- the replayer -----------------------------------------------------------------------
 
@@ -93,10 +97,26 @@ class SpoolingSink:
             backoff = self.replay_interval_s if ok else min(backoff * 2, self.max_backoff_s)
 
     def replay_once(self) -> bool:
-        """Seal, replay every claimable segment, update the Kafka state; True if all went."""
-        self.spool.seal()
-        if not self.kafka.connect():
-            return False
+        """Drain the spool if this worker holds the replay lock; True unless Kafka failed."""
+        if not self.spool.spooling() and not self.spool.segments():
+            return True  # the common case: nothing spooled, one stat and one listdir
+        with self.spool.replaying() as leader:
+            if not leader:
+                return True  # another worker is replaying
+            self.spool.seal()  # whoever wrote it: everything accepted so far goes, in order
+            if not self.kafka.connect():
+                return False
+            for _ in range(MAX_PASSES):
+                if not self._send_sealed():
+                    return False
+                if not self.spool.segments() and not self.kafka.ping(self.probe_topic):
+                    return False  # nothing to send proves nothing: ask the broker
+                if self.spool.leave_spooling_if_empty():
+                    return True
+                self.spool.seal()  # batches spooled while we were sending
+            return True
+
+    def _send_sealed(self) -> bool:
         for segment in self.spool.claim():
             records = segment.read()
             try:
@@ -104,18 +124,11 @@ class SpoolingSink:
                     self.kafka.store(records[start:start + REPLAY_CHUNK])
             except SinkUnavailable as exc:
                 log.warning("replay of %s failed: %s", segment.path.name, exc)
-                self._kafka_up = False
                 self.kafka.reset()
                 return False
             segment.delete()
             self._count("replayed", len(records))
             log.info("replayed %d records from %s", len(records), segment.path.name)
-        if not self._kafka_up:
-            if self.kafka.ping(self.probe_topic):
-                self._kafka_up = True
-                log.info("Kafka is back; storing directly again")
-            else:
-                return False
         return True
 
     def close(self, timeout: float = 10.0) -> None:

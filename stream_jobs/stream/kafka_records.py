@@ -4,7 +4,9 @@ The collector validated every event before producing it, so what arrives here is
 clean; these checks guard the lake against anything else written to the topic (another
 producer, a corrupted record, a future contract version). A record that fails them becomes a
 reject with a reason, kept raw (base64) so nothing is lost and nothing crashes the query.
-The checks are derived from :mod:`tracker.contract.spec`, like the Spark schema itself.
+The checks are derived from :mod:`tracker.contract.spec`, like the Spark schema itself: the
+envelope checks below first, then every field rule (:func:`tracker.contract.spark.contract_checks`),
+the same declarations the collector validates with.
 :func:`deduplicated` then drops the copies of an event that a client retry or a spool replay
 wrote to the topic again.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from tracker.contract.spark import event_struct
+from tracker.contract.spark import contract_checks, event_struct
 from tracker.contract.spec import (
     ENRICHMENT,
     EVENT_TYPES,
@@ -48,9 +50,10 @@ def reject_reason(event: Column, text: Column) -> Column:
         for name in names:
             checks.append(((event["event_type"] == event_type) & event[name].isNull(),
                            f"{name}: is required for event_type {event_type}"))
+    checks += contract_checks(event, text)
     reason: Column = F.lit(None).cast("string")
-    for failed, message in reversed(checks):  # first failing check wins
-        reason = F.when(failed, F.lit(message)).otherwise(reason)
+    for failed, message in reversed(checks):  # first failing check wins; null counts as passed
+        reason = F.when(F.coalesce(failed, F.lit(False)), F.lit(message)).otherwise(reason)
     return reason
 
 

@@ -501,3 +501,70 @@ def test_fuzzed_bodies_get_only_2xx_or_4xx(client, payload, content_type, dnt):
 def test_fuzzed_pixels_get_only_2xx_or_4xx(client, params):
     response = client.get("/v1/p.gif", query_string=params)
     assert response.status_code in (200, 400)
+
+
+# hostile values the contract must name (issue 15): out-of-range clocks, huge integers, NUL,
+# empty keys, 1.0 for the integer 1; as raw JSON literals so hypothesis can splice them in
+HOSTILE_LITERALS = ['"9999-12-31T23:59:59Z"', '"0001-01-01T00:00:00+01:00"',
+                    '"9999-12-31T23:59:59-01:00"', '"5000-01-01T00:00:00Z"', "7" * 5000,
+                    "1.0", "1e999", '"a\\u0000"', '{"": 1}', '{"n": 99999999999999999999}',
+                    "NaN", '"\\ud800"', "[" * 40 + "]" * 40, "-0", "true", "null"]
+hostile_event = st.builds(
+    lambda event, name, literal: json.dumps(event)[:-1] + f', "{name}": {literal}}}',
+    st.builds(lambda: page_view()),
+    st.sampled_from(["sent_ts", "client_ts", "schema_version", "title", "properties",
+                     "engaged_ms", "url", "events", ""]),
+    st.sampled_from(HOSTILE_LITERALS))
+hostile_body = st.one_of(
+    st.binary(max_size=300),
+    st.lists(st.one_of(hostile_event, json_value.map(json.dumps),
+                       st.builds(lambda: json.dumps(page_view()))), min_size=1, max_size=6)
+    .map(lambda texts: ('{"events": [' + ",".join(texts) + "]}").encode("utf-8",
+                                                                         "surrogatepass")),
+    st.sampled_from([b'{"events": [], "events": []}', b'{"events": [{"title": "a\nb"}]}',
+                     b"\xef\xbb\xbf{}", b'{"events": [' + b"7" * 5000 + b"]}"]),
+)
+header_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+hostile_headers = st.fixed_dictionaries({}, optional={
+    "Content-Type": st.one_of(header_text, st.sampled_from([
+        "application/json", "text/plain;charset=UTF-8", "text/plain; charset=utf-16",
+        "application/json; charset="])),
+    "Content-Encoding": st.sampled_from(["identity", "gzip", "", "br"]),
+    "Origin": st.one_of(header_text, st.sampled_from([ORIGIN, "null"])),
+    "X-Forwarded-For": st.one_of(header_text, st.sampled_from(["1.2.3.4, 5.6.7.8", "::1",
+                                                               "999.1.1.1"])),
+    "X-Forwarded-Proto": st.sampled_from(["https", "http", "ftp"]),
+    "DNT": st.sampled_from(["1", "0", "yes"]),
+    "Sec-GPC": st.sampled_from(["1", "x"]),
+    "User-Agent": header_text,
+    "Cookie": st.one_of(header_text.map(lambda v: f"cl_vid={v}"), header_text),
+})
+
+
+@hyp_settings(max_examples=300, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                     HealthCheck.too_slow])
+@given(payload=hostile_body, headers=hostile_headers)
+def test_hostile_bodies_and_headers_are_answered_or_dead_lettered(client, sink, payload,
+                                                                  headers):
+    """Only 2xx/4xx; every refused event named in the answer and in the dead letters."""
+    events_before = len(sink.on_topic("clickloop.events"))
+    letters_before = len(sink.on_topic("clickloop.events.bad"))
+    response = client.post("/v1/events", data=payload, headers=headers)
+    assert 200 <= response.status_code < 500, response.get_data(as_text=True)[:300]
+    assert response.is_json
+    answer = response.json
+    new_events = len(sink.on_topic("clickloop.events")) - events_before
+    new_letters = len(sink.on_topic("clickloop.events.bad")) - letters_before
+    if "error" in answer:
+        assert answer["error"]["field"] and answer["error"]["message"]
+        assert new_events == 0
+        # a refused body goes to the dead letters; 403/415 are refused before it is read
+        assert new_letters == (1 if response.status_code in (400, 413) else 0)
+        return
+    assert new_events == answer["accepted"]
+    named = 0
+    for rejected in answer["rejected"]:
+        assert rejected["errors"] and all(e["message"] for e in rejected["errors"])
+        named += "consent is denied" not in rejected["errors"][0]["message"]
+    assert new_letters == named

@@ -97,8 +97,7 @@ def test_segments_rotate_at_their_size(tmp_path):
 
 def test_spooling_sink_spools_when_kafka_is_unreachable(tmp_path):
     counts: dict[str, float] = {}
-    kafka = KafkaSink(f"127.0.0.1:{free_port()}", timeout_s=0.5,
-                      producer_config={"api_version_auto_timeout_ms": 300})
+    kafka = KafkaSink(f"127.0.0.1:{free_port()}", timeout_s=0.5, connect_timeout_s=0.3)
     assert kafka.connected is False
     sink = SpoolingSink(kafka, Spool(tmp_path, max_bytes=1 << 20), probe_topic="t",
                         count=lambda name, n: counts.__setitem__(name, counts.get(name, 0) + n))
@@ -110,3 +109,94 @@ def test_spooling_sink_spools_when_kafka_is_unreachable(tmp_path):
         assert spooled(sink.spool) == [RECORDS]
     finally:
         sink.close(1)
+
+
+def _append_in_child(directory, records, go, done):
+    spool = Spool(directory, max_bytes=1 << 20)
+    for record in records:
+        go.wait(30)  # wait for our turn: the parent alternates the two writers
+        go.clear()
+        spool.append([record])
+        done.set()
+    os._exit(0)  # a worker killed without sealing
+
+
+def test_workers_share_one_segment_so_replay_follows_acceptance_order(tmp_path):
+    """Two worker processes take turns accepting a visitor's events: the replay must see them
+    in that order, not one worker's segment after the other's."""
+    context = multiprocessing.get_context("fork")
+    spool = Spool(tmp_path, max_bytes=1 << 20)
+    theirs = [Record("t", b"v-1", f'{{"n":{n}}}'.encode()) for n in (2, 4, 6)]
+    go, done = context.Event(), context.Event()
+    child = context.Process(target=_append_in_child, args=(tmp_path, theirs, go, done))
+    child.start()
+    accepted = []
+    for n in range(1, 7):
+        if n % 2:
+            record = Record("t", b"v-1", f'{{"n":{n}}}'.encode())
+            spool.append([record])
+        else:
+            record = theirs[n // 2 - 1]
+            go.set()
+            assert done.wait(30)
+            done.clear()
+        accepted.append(record)
+    child.join(30)
+    assert spool.seal() is True  # seals the segment both processes wrote
+    assert spooled(spool) == [accepted]
+
+
+def test_a_torn_line_in_the_active_segment_is_cut_before_the_next_batch(tmp_path):
+    spool = Spool(tmp_path, max_bytes=1 << 20)
+    spool.append(RECORDS[:1])
+    [active] = spool.segments()
+    with open(active, "ab") as handle:  # a worker killed in the middle of its write
+        handle.write(b'{"topic":"t","key":"v-9","val')
+    other = Spool(tmp_path, max_bytes=1 << 20)  # another worker accepts the next batch
+    other.append(RECORDS[1:])
+    other.seal()
+    assert spooled(spool) == [RECORDS]  # nothing after the torn line was lost
+
+
+def test_writable_needs_room_for_a_batch_not_one_byte(tmp_path):
+    batch = [Record("t", b"k", b"x" * 400)]  # ~440 bytes as a spool line
+    spool = Spool(tmp_path, max_bytes=1200)
+    spool.append(batch)
+    assert spool.writable()
+    spool.append(batch)
+    with pytest.raises(SinkFull):
+        spool.append(batch)  # ~880 of 1200 bytes used: a third batch does not fit
+    assert spool.size_bytes() < spool.max_bytes
+    assert not spool.writable()  # so readiness must say no, although size < max
+    # a process that has not spooled anything yet still reserves a typical batch
+    assert not Spool(tmp_path, max_bytes=1200).writable()
+    spool.seal()
+    assert len(spooled(spool)[0]) == 2
+    assert spool.writable()  # replayed: room again
+
+
+def test_spool_mode_is_shared_by_every_worker(tmp_path):
+    spool, other = Spool(tmp_path, max_bytes=1 << 20), Spool(tmp_path, max_bytes=1 << 20)
+    assert not spool.spooling() and not other.spooling()
+    spool.append(RECORDS[:1])
+    assert other.spooling()  # the other worker must spool too, to keep order
+    assert other.leave_spooling_if_empty() is False  # not while anything is spooled
+    spool.seal()
+    assert spooled(other) == [RECORDS[:1]]
+    assert other.leave_spooling_if_empty() is True
+    assert not spool.spooling()
+
+
+def test_only_one_process_replays_at_a_time(tmp_path):
+    context = multiprocessing.get_context("fork")
+    spool = Spool(tmp_path, max_bytes=1 << 20)
+    spool.append(RECORDS)
+    spool.seal()
+    queue = context.Queue()
+    with spool.replaying() as leader:
+        assert leader
+        child = context.Process(target=_claim_in_child, args=(tmp_path, queue))
+        child.start()
+        child.join(30)
+        assert queue.get(timeout=5) == []  # the segment is ours while we replay
+    assert spooled(spool) == [RECORDS]

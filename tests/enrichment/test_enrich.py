@@ -62,12 +62,13 @@ def needs(path: Path) -> None:
     (IPAD, {"browser": "Mobile Safari", "browser_version": "12.1", "os": "iOS",
             "os_version": "12.2", "device": "tablet", "device_brand": "Apple", "is_bot": False}),
     (CUBOT_PHONE, {"browser": "Chrome Mobile", "browser_version": "79.0.3945", "os": "Android",
-                   "os_version": "9", "device": "mobile", "device_brand": "Cubot",
+                   "os_version": "9", "device": "mobile", "device_brand": "CUBOT",
                    "is_bot": False}),
     (GOOGLEBOT, {"browser": "Googlebot", "browser_version": "2.1", "os": "Other",
-                 "device": "bot", "device_brand": "Spider", "is_bot": True}),
+                 "device": "bot", "device_brand": "Spider", "is_bot": True,
+                 "bot_category": "crawler"}),
     (BINGBOT, {"browser": "bingbot", "browser_version": "2.0", "os": "Other", "device": "bot",
-               "device_brand": "Spider", "is_bot": True}),
+               "device_brand": "Spider", "is_bot": True, "bot_category": "crawler"}),
 ])
 def test_user_agent_block_known_agents(ua, expected):
     assert user_agent_block(ua) == expected

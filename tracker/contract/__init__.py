@@ -3,7 +3,10 @@
 - :func:`validate_event` / :func:`check_event`: the Python validator with per-field messages;
 - :func:`decode_batch`: the ``POST /v1/events`` body with its size, length and depth limits;
 - :func:`new_event`: build a valid event;
-- :mod:`.jsonschema`: the JSON Schema; :mod:`.spark`: the Spark schema (imports pyspark lazily).
+- :mod:`.jsonschema`: the JSON Schema; :mod:`.spark`: the Spark schema and the lake job's checks
+  (imports pyspark lazily);
+- :mod:`.compiled`: the same contract as msgspec types, the collector's fast path
+  (``check_batch``); not imported here, so ``python3 -m tracker`` stays stdlib-only.
 """
 
 from tracker.contract.batch import BatchError, decode_batch, encode_batch, json_depth

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracker.contract.spec import LIMITS, Limits
+from tracker.contract.validate import MAX_INT_LITERAL, OversizeInteger
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,14 @@ def decode_batch(body: bytes, limits: Limits = LIMITS) -> list[Any]:
     except UnicodeDecodeError as exc:
         raise BatchError(400, "body", f"is not valid UTF-8 (byte {exc.start})") from None
     try:
-        document = json.loads(text)
+        document = loads(text)
     except RecursionError:
         raise BatchError(400, "body", f"nests deeper than {limits.max_depth} levels") from None
     except json.JSONDecodeError as exc:
-        raise BatchError(400, "body", f"is not valid JSON: {exc.msg} at line {exc.lineno} "
-                                      f"column {exc.colno}") from None
+        raise BatchError(400, "body", f"is not valid JSON: {json_problem(exc)}") from None
+    if isinstance(document, _RepeatedEvents):
+        raise BatchError(400, "events", "appears more than once in the batch object; send one "
+                                        "events array")
     depth = json_depth(document)
     if depth > limits.max_depth:
         raise BatchError(400, "body", f"nests {depth} levels deep; the limit is "
@@ -66,6 +69,39 @@ def decode_batch(body: bytes, limits: Limits = LIMITS) -> list[Any]:
         raise BatchError(413, "events", f"has {len(events)} events; the limit is "
                                         f"{limits.max_batch_events}")
     return events
+
+
+class _RepeatedEvents(dict):
+    """A decoded object that had the key ``events`` more than once (JSON keeps the last)."""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) < len(pairs) and sum(1 for key, _ in pairs if key == "events") > 1:
+        return _RepeatedEvents(document)
+    return document
+
+
+def _integer(literal: str) -> int | OversizeInteger:
+    # Python refuses to convert literals over 4,300 digits (ValueError, not a JSON error);
+    # anything over 64 bits is refused by the contract anyway, so long ones stay a marker
+    return int(literal) if len(literal) <= MAX_INT_LITERAL else OversizeInteger(len(literal))
+
+
+def loads(text: str | bytes) -> Any:
+    """``json.loads`` for untrusted input: no integer conversion of unbounded cost, and a
+    repeated batch ``events`` key is detectable (see :func:`decode_batch`)."""
+    return json.loads(text, object_pairs_hook=_object, parse_int=_integer)
+
+
+def json_problem(exc: json.JSONDecodeError) -> str:
+    """A readable account of a JSON syntax error with its line and column."""
+    where = f"line {exc.lineno} column {exc.colno}"
+    if exc.msg.startswith("Invalid control character"):
+        character = exc.doc[exc.pos] if 0 <= exc.pos < len(exc.doc) else "?"
+        return (f"a raw control character (U+{ord(character):04X}) inside a string at {where}; "
+                f"escape it (\\n, \\t, \\u00XX)")
+    return f"{exc.msg.removesuffix(' at')} at {where}"
 
 
 def json_depth(document: Any) -> int:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from tracker.contract import reference, validate_event
+from tracker.contract.batch import json_problem, loads
 from tracker.contract.jsonschema import PUBLISHED_PATH, render
 from tracker.settings import Settings
 
@@ -46,9 +47,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             if not line.strip():
                 continue
             try:
-                errors = validate_event(json.loads(line))
-            except json.JSONDecodeError as exc:
-                print(f"line {number}: not valid JSON: {exc.msg}")
+                errors = validate_event(loads(line))
+            except (json.JSONDecodeError, RecursionError) as exc:
+                problem = (json_problem(exc) if isinstance(exc, json.JSONDecodeError)
+                           else "nested too deeply")
+                print(f"line {number}: not valid JSON: {problem}")
                 bad += 1
                 continue
             for error in errors:

@@ -116,7 +116,7 @@ def _kind(kind: Any) -> dict[str, Any]:
         return {
             "type": "object",
             "maxProperties": kind.max_keys,
-            "propertyNames": {"maxLength": kind.key_max_len},
+            "propertyNames": {"minLength": 1, "maxLength": kind.key_max_len},
             "additionalProperties": {
                 "type": ["string", "number", "boolean", "null"],
                 "maxLength": kind.value_max_len,

@@ -26,14 +26,14 @@ PUBLISHED_PATH = Path(__file__).resolve().parents[2] / "docs" / "contract.md"
 LIMIT_DOCS = {
     "max_body_bytes": "bytes in one `POST /v1/events` body (413 past it)",
     "max_batch_events": "events in one batch (413 past it)",
-    "max_event_bytes": "bytes of one serialised event",
+    "max_event_bytes": "bytes of one event as sent in the body",
     "max_depth": "JSON nesting depth of a body, the batch object counting as 1",
     "max_properties": "keys in `properties`",
     "max_property_key": "characters in a property name",
     "max_property_value": "characters in a string property value",
     "max_items": "products in `products` or `order.items`",
-    "max_past_days": "days `client_ts` may lag the collector's clock",
-    "max_future_minutes": "minutes `client_ts` may lead the collector's clock",
+    "max_past_days": "days `client_ts` and `sent_ts` may lag the collector's clock",
+    "max_future_minutes": "minutes `client_ts` and `sent_ts` may lead the collector's clock",
 }
 
 
@@ -48,6 +48,24 @@ def render() -> str:
         "A batch is `{\"events\": [event, ...]}`. Fields not listed are rejected (`unknown "
         "field`); `null` counts as absent. The `enrichment` block is written by the collector "
         "and rejected from clients.",
+        "",
+        "## Rules for every value",
+        "",
+        "- The batch object has one `events` key: a repeated one is refused (JSON parsers keep "
+        "only the last, which would drop the first batch silently). Inside an event a repeated "
+        "key keeps its last value, as in most JSON parsers.",
+        "- No string, property name or property value may contain NUL (`\\u0000`); property "
+        "names are not empty.",
+        "- Numbers fit in 64 bits: a property integer outside -2^63…2^63-1, or an integer "
+        "literal longer than 20 characters anywhere, is refused (send it as a string); "
+        "`schema_version` is the JSON integer `1` (not `1.0`, `\"1\"` or `true`).",
+        "- Timestamps are RFC 3339 with a zone, at most 6 decimals, and stay within years "
+        "0001-9999 once converted to UTC. The collector also refuses a `client_ts` or `sent_ts` "
+        "more than `max_past_days` behind or `max_future_minutes` ahead of its own clock: both "
+        "come from the client's clock, and `derived_ts` uses their difference.",
+        "- An event's size (`max_event_bytes`) is counted on the bytes it was sent as.",
+        "- The lake job applies the same rules to what it reads from Kafka "
+        "(`tracker/contract/spark.py`, generated from the same declarations).",
         "",
         "## Limits",
         "",

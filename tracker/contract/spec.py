@@ -174,6 +174,10 @@ UA = obj(
     device=Field(Str(16, enum=("desktop", "mobile", "tablet", "bot", "other"))),
     device_brand=Field(Str(64)),
     is_bot=Field(Bool()),
+    bot_category=Field(
+        Str(16, enum=("crawler", "monitor", "feed_reader", "library", "headless", "probe")),
+        "Kind of bot, when `is_bot`.",
+    ),
 )
 
 GEO = obj(

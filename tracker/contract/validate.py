@@ -51,6 +51,25 @@ class ContractError:
         return f"{self.field}: {self.message}" if self.field else self.message
 
 
+@dataclass(frozen=True)
+class OversizeInteger:
+    """An integer literal too long to be a 64-bit number, kept as a marker by the decoder.
+
+    Python refuses to convert integer literals of more than 4,300 digits (and a client has no
+    business sending more than 19), so the decoder never builds the number: the validator
+    names the field holding this marker instead.
+    """
+
+    digits: int
+
+    def __str__(self) -> str:
+        return f"<integer of {self.digits} digits>"
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_INT_LITERAL = 20  # characters of a 64-bit integer literal with its sign
+
+
 class ContractViolation(ValueError):
     """Raised by the strict helpers; carries every error found."""
 
@@ -60,13 +79,17 @@ class ContractViolation(ValueError):
 
 
 def parse_timestamp(value: str) -> datetime | None:
-    """Parse a contract timestamp to an aware UTC datetime, or None if it is not one."""
+    """Parse a contract timestamp to an aware UTC datetime, or None if it is not one.
+
+    None too for a moment outside years 1-9999 once converted to UTC
+    (``0001-01-01T00:00:00+01:00``), which Python's datetime cannot hold.
+    """
     if not isinstance(value, str) or len(value) > 40 or not TIMESTAMP_RE.match(value):
         return None
     text = value.upper().replace("Z", "+00:00")
     try:
         return datetime.fromisoformat(text).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
@@ -82,12 +105,15 @@ def validate_event(
     now: datetime | None = None,
     limits: Limits = LIMITS,
     allow_enrichment: bool = False,
+    wire_bytes: int | None = None,
 ) -> list[ContractError]:
     """Every contract violation in ``event``; an empty list means valid.
 
-    ``now`` turns on the time-window check (the collector passes its clock; replayed old logs
-    do not). ``allow_enrichment`` accepts the collector-written block (for records read back from
-    Kafka or the lake); clients never get it.
+    ``now`` turns on the time-window check of ``client_ts`` and ``sent_ts`` (the collector passes
+    its clock; replayed old logs do not). ``allow_enrichment`` accepts the collector-written block
+    (for records read back from Kafka or the lake); clients never get it. ``wire_bytes`` is the
+    event's size as sent (the collector knows it); without it the size is that of the event
+    serialised compactly, as the Python tracker sends it.
     """
     errors: list[ContractError] = []
     if not isinstance(event, dict):
@@ -105,7 +131,9 @@ def validate_event(
         if name in event and event[name] is not None and (spec.client or allow_enrichment):
             _check(spec.kind, event[name], name, errors)
     if not errors:
-        size = len(json.dumps(event, ensure_ascii=False).encode("utf-8", "replace"))
+        size = wire_bytes if wire_bytes is not None else len(json.dumps(
+            event, ensure_ascii=False, separators=(",", ":"), default=str
+        ).encode("utf-8", "replace"))
         if size > limits.max_event_bytes:
             errors.append(ContractError(
                 "", f"event is {size} bytes serialised; the limit is {limits.max_event_bytes}"
@@ -115,10 +143,12 @@ def validate_event(
         for name in REQUIRED_BY_TYPE[event_type]:
             if event.get(name) is None:
                 errors.append(ContractError(name, f"is required for event_type {event_type}"))
-    if now is not None and not any(e.field == "client_ts" for e in errors):
-        client_ts = parse_timestamp(event.get("client_ts", ""))
-        if client_ts is not None:
-            errors.extend(_check_window(client_ts, now, limits))
+    if now is not None:
+        for name in WINDOWED:
+            if not any(e.field == name for e in errors):
+                moment = parse_timestamp(event.get(name, ""))
+                if moment is not None:
+                    errors.extend(check_window(name, moment, now, limits))
     return errors
 
 
@@ -130,16 +160,23 @@ def check_event(event: Any, **kwargs: Any) -> dict[str, Any]:
     return event
 
 
-def _check_window(client_ts: datetime, now: datetime, limits: Limits) -> list[ContractError]:
-    if client_ts > now + timedelta(minutes=limits.max_future_minutes):
+# Client clock readings checked against the collector's clock. Both come from the same clock,
+# so a sent_ts years off is as wrong as such a client_ts (and would push derived_ts out of range).
+WINDOWED = ("client_ts", "sent_ts")
+
+
+def check_window(name: str, moment: datetime, now: datetime,
+                 limits: Limits = LIMITS) -> list[ContractError]:
+    """The error for client clock reading ``name`` outside the window around ``now``, if any."""
+    if moment > now + timedelta(minutes=limits.max_future_minutes):
         return [ContractError(
-            "client_ts",
+            name,
             f"is more than {limits.max_future_minutes} minutes in the future of the "
             f"collector's clock ({format_timestamp(now)})",
         )]
-    if client_ts < now - timedelta(days=limits.max_past_days):
+    if moment < now - timedelta(days=limits.max_past_days):
         return [ContractError(
-            "client_ts",
+            name,
             f"is more than {limits.max_past_days} days in the past of the collector's clock "
             f"({format_timestamp(now)})",
         )]
@@ -158,6 +195,9 @@ def _check_str(kind: Str, value: Any, path: str, errors: list[ContractError]) ->
     if not _is_unicode(value):
         errors.append(ContractError(path, "is not valid Unicode (lone surrogate)"))
         return
+    if "\x00" in value:
+        errors.append(ContractError(path, NUL_MESSAGE))
+        return
     if len(value) > kind.max_len:
         errors.append(ContractError(
             path, f"is {len(value)} characters long; the limit is {kind.max_len}"
@@ -173,6 +213,9 @@ def _check_str(kind: Str, value: Any, path: str, errors: list[ContractError]) ->
 
 
 def _check_int(kind: Int, value: Any, path: str, errors: list[ContractError]) -> None:
+    if isinstance(value, OversizeInteger):
+        errors.append(ContractError(path, _oversize(value)))
+        return
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
@@ -183,6 +226,9 @@ def _check_int(kind: Int, value: Any, path: str, errors: list[ContractError]) ->
 
 
 def _check_num(kind: Num, value: Any, path: str, errors: list[ContractError]) -> None:
+    if isinstance(value, OversizeInteger):
+        errors.append(ContractError(path, _oversize(value)))
+        return
     if isinstance(value, bool) or not isinstance(value, int | float):
         errors.append(ContractError(path, f"must be a number, got {_json_type(value)}"))
         return
@@ -206,8 +252,10 @@ def _check_bool(kind: Bool, value: Any, path: str, errors: list[ContractError]) 
 
 
 def _check_const(kind: Const, value: Any, path: str, errors: list[ContractError]) -> None:
-    if isinstance(value, bool) or value != kind.value:
-        errors.append(ContractError(path, f"must be {kind.value}, got {_short(value)}"))
+    # the JSON integer only: 1.0 or true are not 1 (Spark's LongType refuses them too)
+    if type(value) is not int or value != kind.value:
+        errors.append(ContractError(path, f"must be the integer {kind.value}, got "
+                                          f"{_short(value)}"))
 
 
 def _check_timestamp(kind: Timestamp, value: Any, path: str, errors: list[ContractError]) -> None:
@@ -215,6 +263,10 @@ def _check_timestamp(kind: Timestamp, value: Any, path: str, errors: list[Contra
         errors.append(ContractError(path, f"must be an RFC 3339 timestamp string, got "
                                           f"{_json_type(value)}"))
     elif parse_timestamp(value) is None:
+        if TIMESTAMP_RE.match(value) and _is_real_date(value):
+            errors.append(ContractError(path, f"is outside years 0001-9999 once converted to "
+                                              f"UTC, got {_short(value)}"))
+            return
         errors.append(ContractError(
             path, f"must be an RFC 3339 timestamp with a time zone such as "
                   f"2026-11-23T10:00:00.000Z, got {_short(value)}"
@@ -259,8 +311,12 @@ def _check_props(kind: Props, value: Any, path: str, errors: list[ContractError]
         ))
         return
     for key, item in value.items():
-        where = f"{path}.{_key(key)}"
-        if len(key) > kind.key_max_len:
+        where = f"{path}.{_key(key)}" if key else f'{path}[""]'
+        if not key:
+            errors.append(ContractError(where, "property name is empty"))
+        elif "\x00" in key:
+            errors.append(ContractError(where, f"property name {NUL_MESSAGE}"))
+        elif len(key) > kind.key_max_len:
             errors.append(ContractError(where, f"property name is {len(key)} characters long; "
                                                f"the limit is {kind.key_max_len}"))
         elif not _is_unicode(key):
@@ -268,11 +324,19 @@ def _check_props(kind: Props, value: Any, path: str, errors: list[ContractError]
         elif isinstance(item, str):
             if not _is_unicode(item):
                 errors.append(ContractError(where, "is not valid Unicode (lone surrogate)"))
+            elif "\x00" in item:
+                errors.append(ContractError(where, NUL_MESSAGE))
             elif len(item) > kind.value_max_len:
                 errors.append(ContractError(where, f"is {len(item)} characters long; the limit "
                                                    f"is {kind.value_max_len}"))
         elif isinstance(item, float) and not math.isfinite(item):
             errors.append(ContractError(where, "must be a finite number"))
+        elif isinstance(item, OversizeInteger):
+            errors.append(ContractError(where, _oversize(item)))
+        elif isinstance(item, int) and not isinstance(item, bool) and not (
+                INT64_MIN <= item <= INT64_MAX):
+            errors.append(ContractError(where, "is an integer outside the 64-bit range; "
+                                               "send it as a string"))
         elif item is not None and not isinstance(item, bool | int | float):
             errors.append(ContractError(
                 where, f"must be a string, number, boolean or null, got {_json_type(item)}"
@@ -290,6 +354,23 @@ _CHECKERS = {
     Arr: _check_arr,
     Props: _check_props,
 }
+
+
+NUL_MESSAGE = "must not contain NUL characters (\\u0000)"
+
+
+def _oversize(value: OversizeInteger) -> str:
+    return (f"is an integer literal of {value.digits} characters; numbers must fit in 64 bits "
+            f"(send longer ones as a string)")
+
+
+def _is_real_date(value: str) -> bool:
+    """Whether a timestamp-shaped string names a real local date and time (2026-02-30 does not)."""
+    try:
+        datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 @cache
@@ -310,7 +391,7 @@ def _json_type(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "boolean"
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | OversizeInteger):
         return "number"
     if isinstance(value, str):
         return "string"
