@@ -93,7 +93,10 @@ COPY (
            enrichment.referrer_class AS referrer_class, enrichment.ua.device AS device,
            enrichment.geo.country_code AS country,
            CASE WHEN event_type = 'purchase' THEN "order".revenue END AS revenue,
-           regexp_extract(url, '^[A-Za-z]+://[^/?#]*([^?#]*)', 1) AS page
+           regexp_extract(url, '^[A-Za-z]+://[^/?#]*([^?#]*)', 1) AS page,
+           -- a session's source, device and place: its landing page view, else first event
+           epoch_us(enrichment.derived_ts)
+             + CASE WHEN event_type = 'page_view' THEN 0 ELSE 10000000000000000 END AS lk
     FROM read_parquet('{events}/*/*/*.parquet', hive_partitioning = true)
     WHERE visitor_id IS NOT NULL AND enrichment.derived_ts IS NOT NULL
       AND event_date BETWEEN DATE '{first}' AND DATE '{last}'
@@ -131,10 +134,10 @@ COPY (
     count(*) FILTER (WHERE event_type = 'page_view') AS page_views,
     arg_min(page, ts) FILTER (WHERE event_type = 'page_view') AS landing_page,
     arg_max(page, ts) FILTER (WHERE event_type = 'page_view') AS exit_page,
-    arg_min(referrer_class, ts) AS referrer_class,
-    arg_min(us, ts) AS utm_source, arg_min(um, ts) AS utm_medium,
-    arg_min(uc, ts) AS utm_campaign,
-    arg_min(device, ts) AS device, arg_min(country, ts) AS country,
+    arg_min(referrer_class, lk) AS referrer_class,
+    arg_min(us, lk) AS utm_source, arg_min(um, lk) AS utm_medium,
+    arg_min(uc, lk) AS utm_campaign,
+    arg_min(device, lk) AS device, arg_min(country, lk) AS country,
     count(*) FILTER (WHERE event_type = 'add_to_cart') AS cart_adds,
     count(*) FILTER (WHERE event_type = 'purchase') AS orders,
     coalesce(sum(revenue), 0.0) AS revenue,

@@ -17,7 +17,9 @@ LAKE_REPORTS = Asset(name="clickloop_lake_reports", uri="x-clickloop://lake/repo
 
 # stream_jobs.logs.formats.FORMAT_CHOICES, which a DAG file cannot import at parse time;
 # tests/dags/test_dagbag.py checks that the two agree
-LOG_FORMAT_CHOICES = ["auto", "vhost_combined", "combined", "common", "nginx_json"]
+LOG_FORMAT_CHOICES = ["auto", "vhost_combined", "combined", "common_vhost", "common", "ovh", "s3",
+                      "alb", "elb", "haproxy", "uwsgi", "w3c", "nginx_json", "caddy_json",
+                      "traefik_json"]
 
 
 def spark_params() -> dict[str, Param]:

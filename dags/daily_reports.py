@@ -8,12 +8,12 @@ time to land the previous day's late events. Each run:
    `clickloop_spark` connection, then the worker's `CLICKLOOP_*` settings).
 2. **report_period**: the day before the run's logical date (or the `day` param), and its ISO
    week.
-3. **sessionize_day**: `stream_jobs.sessions.job` rebuilds that day's sessions from the lake, the
-   authoritative pass after late data.
-4. **build_daily_reports**: `stream_jobs.reports.job` for that day (traffic, funnels, paths,
-   campaigns, customer value, or those named in the `reports` param; Parquet, CSV and HTML).
-5. **week_complete** / **build_weekly_rollup**: when the day is a Sunday, the same reports over
-   its Monday-to-Sunday week.
+3. **sessionize_and_report**: one Spark job (`stream_jobs.orchestration.batch_job`, one JVM for
+   the whole run) rebuilds that day's sessions from the lake (the authoritative pass after late
+   data), then builds the day's marketer reports (traffic, funnels, paths, campaigns, customer
+   value, or those named in the `reports` param; Parquet, CSV and HTML) and, when the day is a
+   Sunday, the same reports over its Monday-to-Sunday week. Its JSON summary (the XCom) has one
+   part per step: `sessionize`, `reports`, `rollup` (null on other days).
 
 Every job overwrites exactly the dates it covers, so a run can be repeated safely.
 
@@ -79,38 +79,15 @@ def daily_reports():
               f"complete: {period['week_complete']})")
         return period
 
-    @task.bash(inlets=[LAKE_EVENTS], outlets=[LAKE_SESSIONS], output_processor=job_summary)
-    def sessionize_day(config: dict, period: dict) -> str:
-        """Rebuild the day's sessions from the lake (late events included)."""
-        from stream_jobs.orchestration.job_launch import job_command
+    @task.bash(inlets=[LAKE_EVENTS], outlets=[LAKE_SESSIONS, LAKE_REPORTS],
+               output_processor=job_summary)
+    def sessionize_and_report(config: dict, period: dict) -> str:
+        """The day's sessions and reports, and the week's on a Sunday: one Spark start."""
+        from stream_jobs.orchestration.job_launch import batch_args, job_command
 
-        return job_command(config, "sessionize", ["--start", period["day"], "--end", period["day"]])
+        return job_command(config, "batch", batch_args(config, period))
 
-    @task.bash(outlets=[LAKE_REPORTS], output_processor=job_summary)
-    def build_daily_reports(config: dict, period: dict) -> str:
-        """The day's marketer reports."""
-        from stream_jobs.orchestration.job_launch import job_command, reports_args
-
-        return job_command(config, "reports", reports_args(config, period["day"], period["day"]))
-
-    @task.short_circuit
-    def week_complete(period: dict) -> bool:
-        """Only a Sunday completes a week; other days stop here."""
-        return bool(period["week_complete"])
-
-    @task.bash(outlets=[LAKE_REPORTS], output_processor=job_summary)
-    def build_weekly_rollup(config: dict, period: dict) -> str:
-        """The week's marketer reports, Monday to Sunday."""
-        from stream_jobs.orchestration.job_launch import job_command, reports_args
-
-        args = reports_args(config, period["week_start"], period["week_end"])
-        return job_command(config, "reports", args)
-
-    config = resolve_config()
-    period = report_period()
-    sessions = sessionize_day(config, period)
-    daily = build_daily_reports(config, period)
-    sessions >> daily >> week_complete(period) >> build_weekly_rollup(config, period)
+    sessionize_and_report(resolve_config(), report_period())
 
 
 daily_reports()

@@ -22,8 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     sub = parser.add_subparsers(dest="logs_command", metavar="ACTION")
     sub.required = True
-    job_arguments(sub.add_parser("parse", help="parse access logs into the lake",
-                                 description="Parse access logs into the event lake."))
+    parse = sub.add_parser("parse", help="parse access logs into the lake",
+                           description="Parse access logs into the event lake.")
+    job_arguments(parse)
+    parse.add_argument("--progress-interval", type=float, default=2.0, metavar="SECONDS",
+                       help="how often to print progress on stderr (default: 2)")
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
@@ -42,21 +45,43 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     return [line(header), *[line(r) for r in rows]]
 
 
+def reason_lines(summary: dict[str, Any]) -> list[str]:
+    """Rejected lines per reason, most frequent first."""
+    reasons = summary.get("reject_reasons") or {}
+    width = max((len(f"{n:,}") for n in reasons.values()), default=0)
+    return [f"  {n:>{width},}  {reason}" for reason, n in
+            sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from stream_jobs.logs.job import LogInputError, prepare_files, rules_from
+    import time
+
+    from stream_jobs.logs.job import LogInputError, prepare_from, rules_from
     from stream_jobs.logs.job import run as parse
+    from stream_jobs.logs.progress import Progress
     from stream_jobs.spark_session import build_spark
 
     try:
-        files = prepare_files(args.files, args.format)
+        files = prepare_from(args)
     except LogInputError as exc:
         print(f"clickloop logs parse: {exc}", file=sys.stderr)
         return 2
-    spark = build_spark(settings, "clickloop-logs")
-    summary = parse(spark, settings, files, rules=rules_from(args), site=args.site)
+    started = time.perf_counter()
+    spark = build_spark(settings, "clickloop-logs", extra={"spark.ui.showConsoleProgress": "false"})
+    print(f"Spark started in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    with Progress(spark, interval=args.progress_interval) as progress:
+        summary = parse(spark, settings, files, rules=rules_from(args), site=args.site,
+                        progress=progress)
     for text in summary_lines(summary):
         print(text)
     bots = "dropped" if summary["bots_dropped"] else "kept, flagged"
     print(f"{summary['events_written']} page_view events written to {settings.lake / 'events'} "
           f"(bots {bots}); rejects in {settings.lake / 'rejects' / 'logs'}")
+    if summary["rejects"]:
+        print("rejects by reason:")
+        for text in reason_lines(summary):
+            print(text)
+    rate = summary["lines"] / summary["seconds"] if summary["seconds"] else 0.0
+    print(f"{summary['lines']:,} lines in {summary['seconds']:.1f} s ({rate:,.0f} lines/s, "
+          "Spark start-up not included)")
     return 0

@@ -51,58 +51,39 @@ def read_lines(spark: SparkSession, files: Sequence[LogFile]) -> DataFrame:
     return reduce(lambda a, b: a.unionByName(b), frames)
 
 
-def numbered_lines(spark: SparkSession, files: Sequence[LogFile]
-                   ) -> tuple[DataFrame, dict[int, int]]:
-    """Lines with ``line_no`` and file columns, and the number of lines of each file."""
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
-
-    from stream_jobs.logs.parsing import number_lines, split_offsets
-
-    lines = read_lines(spark, files)
-    stats = [(r["file_index"], r["block"], r["n"], r["first_rid"]) for r in
-             lines.groupBy("file_index", "block")
-             .agg(F.count(F.lit(1)).alias("n"), F.min("rid").alias("first_rid")).collect()]
-    per_file = {f.index: 0 for f in files}
-    for file_index, _, n, _ in stats:
-        per_file[file_index] += n
-    offsets = spark.createDataFrame(split_offsets(stats), T.StructType([
-        T.StructField("file_index", T.IntegerType()), T.StructField("block", T.LongType()),
-        T.StructField("first_rid", T.LongType()), T.StructField("first_line", T.LongType()),
-    ]))
-    info = spark.createDataFrame(
-        [(f.index, f.name, f.content_sha256, f.ingest, f.format) for f in files],
-        "file_index int, file_name string, content_sha256 string, ingest string, format string",
-    )
-    numbered = number_lines(lines, offsets).join(F.broadcast(info), "file_index")
-    return numbered, per_file
-
-
 def classified_requests(spark: SparkSession, files: Sequence[LogFile], rules: LogRules,
-                        site: Site, now: datetime) -> tuple[DataFrame, dict[int, int]]:
-    """Every line, parsed and classified, slimmed to what later steps need."""
+                        site: Site, now: datetime) -> DataFrame:
+    """Every line, parsed and classified, slimmed to what later steps need.
+
+    Lines are not numbered yet (that needs the line count of each split, which the counting
+    pass gives for free: :func:`count_lines`); ``block`` and ``rid`` locate them.
+    """
     from functools import reduce
 
     from pyspark.sql import functions as F
 
+    from stream_jobs.logs.formats import JSON_FORMATS, TEXT_FORMATS
     from stream_jobs.logs.parsing import PAGE, REJECT, classify, page_url, parse_lines
 
-    numbered, per_file = numbered_lines(spark, files)
     frames = []
-    for fmt in sorted({f.format for f in files}):
-        part = numbered.where(F.col("format") == fmt)
-        frames.append(classify(parse_lines(part, fmt), rules, now, fmt))
+    groups: dict[tuple[Any, str], list[LogFile]] = {}
+    for f in files:
+        parser = f.parser or JSON_FORMATS.get(f.format) or TEXT_FORMATS[f.format]
+        groups.setdefault((parser, f.encoding), []).append(f)
+    for (parser, encoding), members in groups.items():  # each file is read once
+        frames.append(classify(parse_lines(read_lines(spark, members), parser, encoding),
+                               rules, now, members[0].format))
     classified = reduce(lambda a, b: a.unionByName(b), frames)
     is_page = F.col("category") == PAGE
-    host = F.coalesce(F.when(F.col("vhost") != "", F.col("vhost")), F.lit(site.host))
+    host = F.coalesce(F.col("vhost"), F.lit(site.host))
     scheme = (F.when(F.col("port") == "443", F.lit("https"))
               .when(F.col("port") == "80", F.lit("http")).otherwise(F.lit(site.scheme)))
 
     def page_only(name: str) -> Column:
         return F.when(is_page, F.col(name)).alias(name)
 
-    slim = classified.select(
-        "file_index", "file_name", "content_sha256", "ingest", "line_no", "category", "reason",
+    return classified.select(
+        "file_index", "block", "rid", "category", "reason",
         F.when(F.col("category") == REJECT, F.col("value")).alias("value"),
         page_only("ts"), page_only("ip"), page_only("status"), page_only("referrer"),
         page_only("user_agent"),
@@ -110,23 +91,49 @@ def classified_requests(spark: SparkSession, files: Sequence[LogFile], rules: Lo
         F.when(is_page, host).alias("site"),
         F.coalesce(F.when(is_page, F.col("user_agent")), F.lit("")).alias("ua_key"),
     )
-    return slim, per_file
 
 
-def count_lines(slim: DataFrame, pages: DataFrame, agents: DataFrame,
-                files: Sequence[LogFile]) -> dict[int, dict[str, int]]:
-    """Lines per file and category, and ``bots``: page views by a bot user agent."""
+def count_lines(slim: DataFrame, files: Sequence[LogFile]
+                ) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, int]],
+                           list[tuple[int, int, int, int]]]:
+    """One pass over the classified lines: per file the lines per category and the rejects
+    per reason, and per split ``(file_index, block, lines, first rid)`` for numbering."""
     from pyspark.sql import functions as F
 
     counts: dict[int, dict[str, int]] = {f.index: {} for f in files}
-    for row in slim.groupBy("file_index", "category").count().collect():
-        counts[row["file_index"]][row["category"]] = row["count"]
-    # bots per file: page views per (file, user agent), then the agent table's verdict
-    for row in (pages.groupBy("file_index", "ua_key").count()
-                .join(agents.where(F.col("ua.is_bot")).select("ua_key"), "ua_key")
-                .groupBy("file_index").agg(F.sum("count").alias("bots")).collect()):
-        counts[row["file_index"]]["bots"] = row["bots"]
-    return counts
+    reasons: dict[int, dict[str, int]] = {f.index: {} for f in files}
+    splits: dict[tuple[int, int], list[int]] = {}
+    for row in (slim.groupBy("file_index", "block", "category", "reason")
+                .agg(F.count(F.lit(1)).alias("n"), F.min("rid").alias("first_rid")).collect()):
+        per_file = counts[row["file_index"]]
+        per_file[row["category"]] = per_file.get(row["category"], 0) + row["n"]
+        if row["reason"] is not None:
+            per_reason = reasons[row["file_index"]]
+            per_reason[row["reason"]] = per_reason.get(row["reason"], 0) + row["n"]
+        split = splits.setdefault((row["file_index"], row["block"]), [0, row["first_rid"]])
+        split[0] += row["n"]
+        split[1] = min(split[1], row["first_rid"])
+    stats = [(fi, block, n, first) for (fi, block), (n, first) in splits.items()]
+    return counts, reasons, stats
+
+
+def numbered(spark: SparkSession, slim: DataFrame, files: Sequence[LogFile],
+             stats: list[tuple[int, int, int, int]]) -> DataFrame:
+    """``slim`` with ``line_no`` (1-based, per file) and the file's name, hash and ingest."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from stream_jobs.logs.parsing import number_lines, split_offsets
+
+    offsets = spark.createDataFrame(split_offsets(stats), T.StructType([
+        T.StructField("file_index", T.IntegerType()), T.StructField("block", T.LongType()),
+        T.StructField("first_rid", T.LongType()), T.StructField("first_line", T.LongType()),
+    ]))
+    info = spark.createDataFrame(
+        [(f.index, f.name, f.content_sha256, f.ingest) for f in files],
+        "file_index int, file_name string, content_sha256 string, ingest string",
+    )
+    return number_lines(slim, offsets).join(F.broadcast(info), "file_index")
 
 
 def write_log_events(spark: SparkSession, settings: Settings, events: DataFrame,
@@ -151,6 +158,8 @@ def write_log_events(spark: SparkSession, settings: Settings, events: DataFrame,
                                                F.col("event_date").cast("string"))),
                      " ").alias("partitions"),
     )
+    # one file per (day, ingest) partition, written by the task that holds it, rather than
+    # one per task and partition
     write_events(events, lake)
     metrics = written.get
     _remove_stale_partitions(lake.events, files, {
@@ -159,7 +168,7 @@ def write_log_events(spark: SparkSession, settings: Settings, events: DataFrame,
     return metrics["n"]
 
 
-def write_log_rejects(slim: DataFrame, settings: Settings, files: Sequence[LogFile],
+def write_log_rejects(lines: DataFrame, settings: Settings, files: Sequence[LogFile],
                       counts: dict[int, dict[str, int]]) -> None:
     """Replace the files' rejected lines in ``rejects/logs/`` (addresses masked)."""
     from stream_jobs.lake import LakePaths
@@ -169,45 +178,68 @@ def write_log_rejects(slim: DataFrame, settings: Settings, files: Sequence[LogFi
     for f in files:  # a re-run with fewer rejects must not keep the old ones
         shutil.rmtree(lake.log_rejects / f"ingest={f.ingest}", ignore_errors=True)
     if any(c.get("reject") for c in counts.values()):
-        (log_rejects(slim, settings.collector.ipv4_prefix)
+        (log_rejects(lines, settings.collector.ipv4_prefix).coalesce(1)
          .write.mode("append").partitionBy("ingest").json(str(lake.log_rejects)))
 
 
 def run(spark: SparkSession, settings: Settings, files: Sequence[LogFile], *,
         rules: LogRules | None = None, site: Site | None = None,
-        now: datetime | None = None) -> dict[str, Any]:
+        now: datetime | None = None, progress: Any = None) -> dict[str, Any]:
     """Parse ``files`` (from :func:`prepare_files`) into the lake; returns the JSON summary.
 
-    Steps: read and classify every line, count them, enrich the page views, write the events,
-    write the rejects.
+    Three passes: read, classify and count every line (kept in memory), then write the
+    enriched page views, then the rejects (when there are any). ``progress``: a
+    :class:`~stream_jobs.logs.progress.Progress` told of each step.
     """
-    rules = rules or LogRules()
-    site = site or Site()
+    import time
+
     from pyspark import StorageLevel
+    from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
     from stream_jobs.logs.enrich_requests import enrich_pages, user_agents
-    from stream_jobs.logs.parsing import PAGE, log_events
+    from stream_jobs.logs.parsing import PAGE, REJECT, log_events
     from tracker.contract.spark import event_struct
 
+    rules = rules or LogRules()
+    site = site or Site()
+    started = time.perf_counter()
     now = now or datetime.now(UTC)
     collector = settings.collector
-    slim, lines_per_file = classified_requests(spark, files, rules, site, now + FUTURE_SLACK)
+    if any(f.encoding for f in files):  # decode() with any Java charset, not only UTF-*
+        spark.conf.set("spark.sql.legacy.javaCharsets", "true")
+    slim = classified_requests(spark, files, rules, site, now + FUTURE_SLACK)
     slim = slim.persist(StorageLevel.MEMORY_AND_DISK)
-    pages = slim.where(F.col("category") == PAGE)
-    agents = user_agents(pages).persist()
     try:
-        counts = count_lines(slim, pages, agents, files)
-        enriched = enrich_pages(pages, agents, collector.geoip_db, collector.ipv4_prefix,
-                                collector.ipv6_prefix)
+        if progress:
+            progress.step("reading", files)
+        counts, reasons, stats = count_lines(slim, files)
+        timings = {"read_parse_count_s": time.perf_counter() - started}
+        if progress:
+            progress.step("writing", files, sum(sum(c.values()) for c in counts.values()))
+        lines = numbered(spark, slim, files, stats)
+        pages = lines.where(F.col("category") == PAGE)
+        enriched = enrich_pages(pages, user_agents(pages), collector.geoip_db,
+                                collector.ipv4_prefix, collector.ipv6_prefix)
+        bots = Observation("log_bots")
+        is_bot = F.coalesce(F.col("ua.is_bot"), F.lit(False))
+        enriched = enriched.observe(bots, F.lit(0).alias("none"), *[
+            F.sum(F.when(is_bot & (F.col("file_index") == f.index), 1).otherwise(0))
+            .alias(f"f{f.index}") for f in files])
         if rules.drop_bots:
-            enriched = enriched.where(~F.coalesce(F.col("ua.is_bot"), F.lit(False)))
+            enriched = enriched.where(~is_bot)
         written = write_log_events(spark, settings, log_events(enriched, event_struct()), files)
-        write_log_rejects(slim, settings, files, counts)
+        for f in files:
+            counts[f.index]["bots"] = bots.get.get(f"f{f.index}") or 0
+        timings["enrich_write_events_s"] = time.perf_counter() - started - sum(timings.values())
+        write_log_rejects(lines.where(F.col("category") == REJECT), settings, files, counts)
+        timings["write_rejects_s"] = time.perf_counter() - started - sum(timings.values())
     finally:
-        agents.unpersist()
         slim.unpersist()
-    return _summary(files, lines_per_file, counts, written, rules)
+    summary = _summary(files, counts, reasons, written, rules)
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    return summary
 
 
 def _remove_stale_partitions(events_dir: Path, files: Sequence[LogFile],
@@ -221,21 +253,28 @@ def _remove_stale_partitions(events_dir: Path, files: Sequence[LogFile],
                 shutil.rmtree(folder, ignore_errors=True)
 
 
-def _summary(files: Sequence[LogFile], lines: dict[int, int], counts: dict[int, dict[str, int]],
-             written: int, rules: LogRules) -> dict[str, Any]:
+def _summary(files: Sequence[LogFile], counts: dict[int, dict[str, int]],
+             reasons: dict[int, dict[str, int]], written: int, rules: LogRules
+             ) -> dict[str, Any]:
     per_file = []
     for f in files:
         c = counts[f.index]
         per_file.append({
-            "file": f.path, "format": f.format, "ingest": f.ingest, "lines": lines[f.index],
+            "file": f.path, "format": f.format, "ingest": f.ingest,
+            "lines": sum(v for k, v in c.items() if k != "bots"),
             "page_views": c.get("page", 0), "static": c.get("static", 0),
             "filtered": c.get("filtered", 0), "bots": c.get("bots", 0),
-            "rejects": c.get("reject", 0),
+            "rejects": c.get("reject", 0), "reject_reasons": dict(sorted(
+                reasons[f.index].items(), key=lambda kv: -kv[1])),
         })
     totals = {key: sum(p[key] for p in per_file)
               for key in ("lines", "page_views", "static", "filtered", "bots", "rejects")}
-    return {"job": "parse_logs", **totals, "events_written": written,
-            "bots_dropped": rules.drop_bots, "files": per_file}
+    all_reasons: dict[str, int] = {}
+    for p in per_file:
+        for reason, n in p["reject_reasons"].items():
+            all_reasons[reason] = all_reasons.get(reason, 0) + n
+    return {"job": "parse_logs", **totals, "reject_reasons": all_reasons,
+            "events_written": written, "bots_dropped": rules.drop_bots, "files": per_file}
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -249,6 +288,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="access logs (plain, .gz or .bz2)")
     parser.add_argument("--format", choices=FORMAT_CHOICES, default="auto",
                         help="log format (default: detected per file from its first lines)")
+    parser.add_argument("--format-regex", metavar="REGEX",
+                        help="your own line pattern with named groups: ip, time (or epoch), "
+                             "status, request (or method and uri), optional referrer, "
+                             "user_agent, vhost, port, bytes (see docs/logs.md)")
+    parser.add_argument("--date-format", metavar="PATTERN",
+                        help="time stamp pattern, strftime (%%d/%%b/%%Y:%%H:%%M:%%S %%z) or "
+                             "Java (dd/MMM/yyyy:HH:mm:ss Z), tried before the format's own")
+    parser.add_argument("--encoding", default="",
+                        help="the files' text encoding when not UTF-8 (e.g. big5, cp1252); "
+                             "default: UTF-8, and Latin-1 for a line that is not UTF-8")
     parser.add_argument("--site", type=Site.parse, default=Site(),
                         help="site the logs belong to, e.g. https://shop.example (page URLs "
                              "and internal referrers); vhost formats use the logged host")
@@ -262,6 +311,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--page-statuses", default=defaults.page_statuses,
                         type=lambda t: tuple(int(s) for s in _csv(t)),
                         help="statuses of page views (default: 200,304)")
+    parser.add_argument("--redirects", action="store_true",
+                        help="count redirects (301, 302, 303, 307, 308) as page views too")
     parser.add_argument("--max-line-bytes", type=int, default=defaults.max_line_bytes,
                         help="longer lines are rejected")
 
@@ -271,9 +322,16 @@ def rules_from(args: argparse.Namespace) -> LogRules:
         page_extensions=tuple(e.lower().lstrip(".") for e in args.page_extensions),
         page_methods=tuple(m.upper() for m in args.page_methods),
         page_statuses=tuple(args.page_statuses),
+        redirects=args.redirects,
         max_line_bytes=args.max_line_bytes,
         drop_bots=args.drop_bots,
     )
+
+
+def prepare_from(args: argparse.Namespace) -> list[LogFile]:
+    """:func:`prepare_files` with the command line's format options."""
+    return prepare_files(args.files, args.format, format_regex=args.format_regex,
+                         date_format=args.date_format, encoding=args.encoding)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -286,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     try:  # fail on unusable input before paying for Spark
-        files = prepare_files(args.files, args.format)
+        files = prepare_from(args)
     except LogInputError as exc:
         print(f"parse_logs: {exc}", file=sys.stderr)
         return 2

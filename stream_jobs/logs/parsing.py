@@ -5,18 +5,22 @@ enrichment that reuses the collector's Python code lives in :mod:`.enrich_reques
 
 Every line ends in exactly one category, checked in this order:
 
-``reject``    not a line of the format: blank, not UTF-8 text, control characters, longer than
-              ``max_line_bytes``, no match, an unreadable or implausible timestamp;
+``reject``    not a line of the format: blank, binary (control bytes), longer than
+              ``max_line_bytes``, no match, an unreadable or implausible timestamp (a line
+              in another encoding than UTF-8 is read as Latin-1 or the declared encoding,
+              never rejected for it);
 ``static``    the path has a file extension that is not a page extension (images, CSS, JS,
               fonts, downloads...);
 ``filtered``  a request that is not a page view: a method other than the page methods (GET),
-              a status outside the page statuses (200, 304), or an unparsable request line;
+              a status outside the page statuses (200, 304; redirects on request), an
+              unparsable request line, or a W3C directive line (``#Fields:`` …);
 ``page``      everything else: one ``page_view`` event (bots are flagged, or dropped on request).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,24 +28,28 @@ from typing import Any
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from stream_jobs.logs.formats import JSON_KEYS, NGINX_JSON, TEXT_FORMATS
+from stream_jobs.logs.formats import ISO, JsonFormat, TextFormat
 
 # namespace of log-derived event ids: uuid5(LOG_NAMESPACE, "<content sha256>:<line number>")
 LOG_NAMESPACE = uuid.UUID("6f1d7c1e-3b0a-5c55-9a57-1c7a0c1e5a11")
 EARLIEST = datetime(1991, 8, 6, tzinfo=UTC)  # the first web page; anything before is a broken clock
 
 REJECT, STATIC, FILTERED, PAGE = "reject", "static", "filtered", "page"
+REDIRECTS = (301, 302, 303, 307, 308)
 
 
 @dataclass(frozen=True)
 class LogRules:
     """What counts as a page view; every list is configurable from the command line."""
 
+    # dynamic pages (Perl/CGI scripts included, /htbin/*.pl); any other extension is static
     page_extensions: tuple[str, ...] = (
-        "html", "htm", "xhtml", "shtml", "php", "asp", "aspx", "jsp", "cfm", "cgi",
+        "html", "htm", "xhtml", "shtml", "dhtml", "php", "php3", "php4", "php5", "phtml", "asp",
+        "aspx", "jsp", "jspa", "jspx", "do", "action", "cfm", "cgi", "pl",
     )
     page_methods: tuple[str, ...] = ("GET",)
     page_statuses: tuple[int, ...] = (200, 304)
+    redirects: bool = False  # also count 301, 302, 303, 307, 308 answers as page views
     max_line_bytes: int = 16 * 1024
     drop_bots: bool = False
 
@@ -85,85 +93,154 @@ def _unescape(col: Column) -> Column:
     return F.when(F.instr(col, "\\") > 0, unescaped).otherwise(col)
 
 
-def parse_text_lines(lines: DataFrame, format_name: str) -> DataFrame:
-    """Split lines of a text format into named string fields with one regex match per line.
+def decoded_text(value: Column, encoding: str) -> Column:
+    """The line as text: ``encoding`` when the file declares one (``--encoding``), else UTF-8
+    and, for a line that is not valid UTF-8, Latin-1 (every byte is a Latin-1 character, so no
+    line is lost to its encoding); a byte-order mark is dropped."""
+    raw = value.cast("binary")
+    if encoding and encoding.replace("-", "").lower() not in ("utf8", "utf8sig"):
+        text = F.decode(raw, encoding)
+    else:
+        text = F.when(F.is_valid_utf8(value), value).otherwise(F.decode(raw, "ISO-8859-1"))
+    return F.when(F.startswith(text, F.lit("\ufeff")), F.substring(text, 2, 1 << 30)
+                  ).otherwise(text)
+
+
+def timestamp_of(text: Column, time_formats: Sequence[str]) -> Column:
+    """The first of ``time_formats`` that reads ``text`` (``ISO``: Spark's own cast)."""
+    return F.coalesce(*[F.try_to_timestamp(text) if f == ISO
+                        else F.try_to_timestamp(text, F.lit(f)) for f in time_formats])
+
+
+def epoch_timestamp(text: Column) -> Column:
+    """Seconds (or milliseconds) since 1970, with a fraction or not, plain or in scientific
+    notation (a JSON number read as text: 1.7167237726014807E9)."""
+    number = text.try_cast("double")
+    seconds = F.when((number >= 1e8) & (number < 1e11), number).when(
+        (number >= 1e11) & (number < 1e14), number / 1000)
+    return F.timestamp_micros((seconds * 1_000_000).cast("long"))
+
+
+def _request_of(fields: dict[str, Column]) -> Column:
+    """The request line, logged whole or rebuilt from method, target and query."""
+    method, uri = fields.get("method"), fields.get("uri")
+    rebuilt = F.lit(None).cast("string")
+    if method is not None and uri is not None:
+        if "query" in fields:
+            query = _blank_to_null(fields["query"])
+            uri = F.when(query.isNotNull() & ~uri.contains("?"),
+                         F.concat(uri, F.lit("?"), query)).otherwise(uri)
+        rebuilt = F.when(method.isNotNull() & uri.isNotNull(), F.concat_ws(" ", method, uri))
+    return F.coalesce(fields["request"], rebuilt) if "request" in fields else rebuilt
+
+
+def _named_fields(fields: dict[str, Column], time_formats: Sequence[str], quoting: str,
+                  uri_has_host: bool = False) -> list[Column]:
+    """The common parsed columns from a format's raw fields (missing ones null)."""
+    none = F.lit(None).cast("string")
+
+    def get(name: str) -> Column:
+        return fields.get(name, none)
+
+    if uri_has_host and "uri" in fields:  # "www.example.com/page.php" → host, path
+        uri = fields["uri"]
+        bare = ~F.startswith(uri, F.lit("/")) & ~uri.contains("://")
+        fields["vhost"] = F.coalesce(F.when(bare, F.substring_index(uri, "/", 1)), get("vhost"))
+        fields["uri"] = F.when(bare, F.concat(F.lit("/"), F.regexp_extract(
+            uri, r"^[^/]*/?(.*)$", 1))).otherwise(uri)
+    ts = none.cast("timestamp")
+    if "time" in fields:
+        ts = timestamp_of(fields["time"], time_formats)
+    elif "date" in fields and "clock" in fields:
+        ts = timestamp_of(F.concat_ws(" ", fields["date"], fields["clock"]), time_formats)
+    if "epoch" in fields:
+        ts = F.coalesce(ts, epoch_timestamp(fields["epoch"]))
+    referrer, agent, request = get("referrer"), get("user_agent"), _request_of(fields)
+    if quoting == "apache":
+        referrer, agent, request = _unescape(referrer), _unescape(agent), _unescape(request)
+    elif quoting == "w3c":  # IIS writes spaces in the agent as +, CloudFront as %20
+        agent = F.coalesce(F.try_url_decode(agent), agent)
+    vhost = _blank_to_null(get("vhost"))
+    port = get("port")
+    return [
+        F.regexp_extract(vhost, r"^(\[[^\]]*\]|[^:]*)", 1).alias("vhost"),
+        F.coalesce(_blank_to_null(port), _blank_to_null(F.regexp_extract(
+            vhost, r"^(?:\[[^\]]*\]|[^:]*):(\d+)$", 1))).alias("port"),
+        F.coalesce(_blank_to_null(get("ip")), _blank_to_null(get("client"))).alias("ip"),
+        ts.alias("ts"),
+        request.alias("request"),
+        get("status").alias("status_text"),
+        _blank_to_null(get("bytes")).alias("bytes_text"),
+        _blank_to_null(referrer).alias("referrer"),
+        # "-" stays: it is what the client sent or the server's mark for "none"; either way the
+        # collector's bot rules classify it (as a bot)
+        F.nullif(agent, F.lit("")).alias("user_agent"),
+    ]
+
+
+def parse_text_lines(lines: DataFrame, fmt: TextFormat) -> DataFrame:
+    """Split lines (column ``line``) of a text format into named fields, one regex per line.
 
     ``regexp_replace`` rewrites a matching line into its groups joined by a separator that
     cannot occur in the line (U+0001, a control character that the rejects check catches);
     a line that does not match stays unchanged and is recognised by the missing marker.
     """
-    fmt = TEXT_FORMATS[format_name]
     sep, mark = "\u0001", "\u0002"
-    replacement = mark + sep.join(f"${i + 1}" for i in range(len(fmt.groups)))
-    rewritten = F.regexp_replace(F.col("value"), fmt.pattern, replacement)
+    names = list(dict.fromkeys(g for g in fmt.groups if g))
+    slots = ["".join(f"${i + 1}" for i, g in enumerate(fmt.groups) if g == name)
+             for name in names]
+    rewritten = F.regexp_replace(F.col("line"), fmt.pattern, mark + sep.join(slots))
     parts = F.split(F.substring(rewritten, 2, 1 << 30), sep)
-    matched = F.startswith(rewritten, F.lit(mark)) & ~F.startswith(F.col("value"), F.lit(mark))
+    matched = F.startswith(rewritten, F.lit(mark)) & ~F.startswith(F.col("line"), F.lit(mark))
     out = lines.withColumn("_parts", F.when(matched, parts)).withColumn("matched", matched)
-    fields = {name: F.col("_parts")[i] for i, name in enumerate(fmt.groups)}
-    request = fields["request"]
-    return out.select(
-        "*",
-        (fields["vhost"] if "vhost" in fields else F.lit(None).cast("string")).alias("vhost"),
-        (fields["port"] if "port" in fields else F.lit(None).cast("string")).alias("port"),
-        fields["ip"].alias("ip"),
-        F.try_to_timestamp(fields["time"], F.lit(fmt.time_format)).alias("ts"),
-        _unescape(request).alias("request"),
-        fields["status"].alias("status_text"),
-        _blank_to_null(fields["bytes"]).alias("bytes_text"),
-        (_blank_to_null(_unescape(fields["referrer"])) if "referrer" in fields
-         else F.lit(None).cast("string")).alias("referrer"),
-        # "-" stays: it is what the client sent or the server's mark for "none"; either way the
-        # collector's bot rules classify it (as a bot)
-        (F.nullif(_unescape(fields["user_agent"]), F.lit("")) if "user_agent" in fields
-         else F.lit(None).cast("string")).alias("user_agent"),
-    ).drop("_parts")
+    fields = {name: F.col("_parts")[i] for i, name in enumerate(names)}
+    if fmt.quoting == "w3c":  # a quoted W3C value writes its quotes twice
+        fields = {n: F.when(c.contains('""'), F.replace(c, F.lit('""'), F.lit('"'))
+                            ).otherwise(c) for n, c in fields.items()}
+    if "time" in fields and fmt.name == "uwsgi":  # "Mar  3" → "Mar 3"
+        fields["time"] = F.regexp_replace(fields["time"], " +", " ")
+    directive = (F.startswith(F.col("line"), F.lit(fmt.comment_prefix)) if fmt.comment_prefix
+                 else F.lit(False))
+    return out.select("*", directive.alias("directive"),
+                      *_named_fields(fields, fmt.time_formats, fmt.quoting, fmt.uri_has_host)
+                      ).drop("_parts")
 
 
-def parse_json_lines(lines: DataFrame) -> DataFrame:
-    """Nginx JSON lines → the same named fields as :func:`parse_text_lines`."""
-    obj = F.from_json(F.col("value"), "map<string,string>", {"mode": "PERMISSIVE"})
-    out = lines.withColumn("_obj", F.when(F.startswith(F.ltrim("value"), F.lit("{")), obj))
-
-    def first(field: str) -> Column:
-        return F.coalesce(*[F.col("_obj")[key] for key in JSON_KEYS[field]])
-
-    method, uri, args = first("method"), first("uri"), first("args")
-    request = F.coalesce(
-        first("request"),
-        F.when(method.isNotNull() & uri.isNotNull(), F.concat_ws(
-            " ", method,
-            F.when(_blank_to_null(args).isNotNull() & ~uri.contains("?"),
-                   F.concat(uri, F.lit("?"), args)).otherwise(uri),
-        )),
-    )
-    msec = first("msec")
-    ts = F.coalesce(
-        F.try_to_timestamp(first("time_iso")),
-        F.try_to_timestamp(first("time_local"), F.lit(TEXT_FORMATS["combined"].time_format)),
-        F.when(msec.rlike(r"^\d{9,11}(\.\d+)?$"),
-               F.timestamp_micros((msec.try_cast("double") * 1_000_000).cast("long"))),
-    )
-    vhost = first("vhost")
-    return out.select(
-        "*",
-        F.col("_obj").isNotNull().alias("matched"),
-        F.regexp_extract(vhost, r"^([^:]+)", 1).alias("vhost"),
-        F.lit(None).cast("string").alias("port"),
-        first("ip").alias("ip"),
-        ts.alias("ts"),
-        request.alias("request"),
-        first("status").alias("status_text"),
-        _blank_to_null(first("bytes")).alias("bytes_text"),
-        _blank_to_null(first("referrer")).alias("referrer"),
-        F.nullif(first("user_agent"), F.lit("")).alias("user_agent"),
-    ).drop("_obj")
+def _json_field(obj: Column, keys: Sequence[str]) -> Column:
+    """The first present key: top-level ones from the parsed map, nested ones by JSON path."""
+    values = []
+    for key in keys:
+        if "." in key or key.endswith("]"):
+            first = key.endswith("[0]")
+            parts = (key[:-3] if first else key).split(".")
+            path = "$" + "".join(f"['{p}']" for p in parts) + ("[0]" if first else "")
+            values.append(F.get_json_object(F.col("line"), path))
+        else:
+            values.append(obj[key])
+    return F.coalesce(*values) if values else F.lit(None).cast("string")
 
 
-def parse_lines(lines: DataFrame, format_name: str) -> DataFrame:
-    """Parse numbered lines of one format (see :mod:`.formats`)."""
-    if format_name == NGINX_JSON:
-        return parse_json_lines(lines)
-    return parse_text_lines(lines, format_name)
+def parse_json_lines(lines: DataFrame, fmt: JsonFormat) -> DataFrame:
+    """JSON lines → the same named fields as :func:`parse_text_lines`."""
+    obj = F.from_json(F.col("line"), "map<string,string>", {"mode": "PERMISSIVE"})
+    out = lines.withColumn("_obj", F.when(F.startswith(F.ltrim("line"), F.lit("{")), obj))
+    fields = {field: _json_field(F.col("_obj"), keys) for field, keys in fmt.keys}
+    if fmt.default_method and "method" in fields:
+        fields["method"] = F.coalesce(fields["method"], F.lit(fmt.default_method))
+    request = _request_of(fields)
+    has_time = F.coalesce(*[fields[f] for f in ("time", "epoch") if f in fields]).isNotNull()
+    matched = (F.col("_obj").isNotNull() & request.isNotNull() & has_time
+               & fields["status"].isNotNull())
+    return out.select("*", matched.alias("matched"), F.lit(False).alias("directive"),
+                      *_named_fields(fields, fmt.time_formats, "json")).drop("_obj")
+
+
+def parse_lines(lines: DataFrame, fmt: TextFormat | JsonFormat, encoding: str = "") -> DataFrame:
+    """Parse numbered lines of one format (see :mod:`.formats`) into named fields."""
+    lines = lines.withColumn("line", decoded_text(F.col("value"), encoding))
+    if isinstance(fmt, JsonFormat):
+        return parse_json_lines(lines, fmt)
+    return parse_text_lines(lines, fmt)
 
 
 # --- classification -----------------------------------------------------------------------------
@@ -189,11 +266,13 @@ def classify(parsed: DataFrame, rules: LogRules, now: datetime, format_name: str
                        F.lower(F.substring_index(last_segment, ".", -1)))
     status = F.col("status_text").try_cast("int")
     too_long = F.octet_length(value) > rules.max_line_bytes
+    binary = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"
     reject_checks: list[tuple[Column, str]] = [
         (F.trim(value) == "", "blank line"),
-        (~F.is_valid_utf8(value), "not valid UTF-8 text (binary data?)"),
-        (value.rlike("[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"),
-         "contains control characters (binary data?)"),
+        # text in another encoding is read (see decoded_text); control bytes are not text
+        (~F.is_valid_utf8(value) & F.col("line").rlike(binary),
+         "not valid UTF-8 text (binary data?)"),
+        (F.col("line").rlike(binary), "contains control characters (binary data?)"),
         (too_long, f"line longer than {rules.max_line_bytes} bytes"),
         (~F.coalesce(F.col("matched"), F.lit(False)), f"not a {format_name} log line"),
         (F.col("ts").isNull(), "unreadable timestamp"),
@@ -204,13 +283,15 @@ def classify(parsed: DataFrame, rules: LogRules, now: datetime, format_name: str
     for failed, message in reversed(reject_checks):
         reason = F.when(failed, F.lit(message)).otherwise(reason)
     is_static = extension.isNotNull() & ~extension.isin(*rules.page_extensions)
-    is_page_request = (has_request & method.isin(*rules.page_methods)
-                       & status.isin(*rules.page_statuses))
-    category = (F.when(F.col("reason").isNotNull(), F.lit(REJECT))
+    statuses = [*rules.page_statuses, *(REDIRECTS if rules.redirects else ())]
+    is_page_request = (has_request & method.isin(*rules.page_methods) & status.isin(*statuses))
+    category = (F.when(F.col("directive"), F.lit(FILTERED))
+                .when(F.col("reason").isNotNull(), F.lit(REJECT))
                 .when(has_request & is_static, F.lit(STATIC))
                 .when(is_page_request, F.lit(PAGE))
                 .otherwise(F.lit(FILTERED)))
     # the rejects check needs `value` only: evaluate it before the (costlier) rest
+    reason = F.when(~F.col("directive"), reason)  # W3C directives are no requests
     return (parsed.withColumn("reason", reason)
             .withColumn("method", F.when(has_request, method))
             .withColumn("uri", F.when(has_request, uri))

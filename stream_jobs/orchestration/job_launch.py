@@ -30,6 +30,8 @@ JOBS: dict[str, str] = {
     "parse_logs": "logs.job",
     "sessionize": "sessions.job",
     "reports": "reports.job",
+    # sessionize + reports (+ a roll-up) in one JVM: what daily_reports runs
+    "batch": "orchestration.batch_job",
 }
 CONNECTION_ID = "clickloop_spark"
 LOG_FORMATS = FORMAT_CHOICES  # "auto" first: the default
@@ -89,6 +91,9 @@ def resolve_config(
     spark_submit = pick(
         "spark_submit", None, extra.get("spark_submit"), settings.airflow.spark_submit
     )
+    # the project's code for the executors (`clickloop spark package`): its .zip, shipped with
+    # --py-files; set on the connection of a cluster whose machines lack this checkout
+    py_files = pick("py_files", None, extra.get("py_files"), None)
     log_format = str(params.get("log_format") or LOG_FORMATS[0])
     if log_format not in LOG_FORMATS:
         raise LaunchConfigError(f"param log_format={log_format!r}: expected one of {LOG_FORMATS}")
@@ -106,6 +111,7 @@ def resolve_config(
         "archive": str(archive),
         "python": str(python),
         "spark_submit": spark_submit or None,
+        "py_files": str(py_files) if py_files else None,
         "app_dir": app_dir,
         "spark_master": str(master),
         "driver_memory": str(memory),
@@ -171,8 +177,17 @@ def job_command(config: Mapping[str, Any], job: str, args: Sequence[str]) -> str
             "--driver-memory", config["driver_memory"],
             "--name", f"clickloop-{job}",
             "--conf", QUIET_PROGRESS,
-            str(Path(config["app_dir"], *JOBS[job].split(".")).with_suffix(".py")),
         ]
+        if config.get("py_files"):
+            # the packaged code on every executor's (and the driver's) sys.path; its main file
+            # runs the job module from the archive (stream_jobs.orchestration.packaging)
+            from stream_jobs.orchestration.packaging import SUBMIT_MAIN
+
+            archive = Path(config["py_files"])
+            command += ["--py-files", str(archive), str(archive.with_name(SUBMIT_MAIN)),
+                        f"stream_jobs.{JOBS[job]}"]
+        else:
+            command.append(str(Path(config["app_dir"], *JOBS[job].split(".")).with_suffix(".py")))
     else:
         # how PySpark passes options to the JVM it starts when not under spark-submit
         env["PYSPARK_SUBMIT_ARGS"] = f"--conf {QUIET_PROGRESS} pyspark-shell"
@@ -197,6 +212,15 @@ def reports_args(config: Mapping[str, Any], start: str, end: str) -> list[str]:
         args += ["--report", name]
     if config.get("funnels_file"):
         args += ["--funnels", config["funnels_file"]]
+    return args
+
+
+def batch_args(config: Mapping[str, Any], period: Mapping[str, Any]) -> list[str]:
+    """Arguments of ``stream_jobs.orchestration.batch_job`` for a ``daily_reports`` period
+    (:func:`report_period`): the day's sessions and reports, and the week's on a Sunday."""
+    args = reports_args(config, period["day"], period["day"])
+    if period.get("week_complete"):
+        args += ["--rollup-start", period["week_start"], "--rollup-end", period["week_end"]]
     return args
 
 

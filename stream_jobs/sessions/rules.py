@@ -28,7 +28,8 @@ from pyspark.sql import functions as F
 
 from stream_jobs.lake import session_schema
 
-# the session's attributes taken from its first event (traffic source, device, place)
+# the session's attributes taken from its landing page view, else its first event (traffic
+# source, device, place)
 FIRST_EVENT_COLUMNS = (
     "referrer_class", "referrer_host", "utm_source", "utm_medium", "utm_campaign", "utm_term",
     "utm_content", "device", "browser", "os", "country", "site", "source", "is_bot",
@@ -82,12 +83,28 @@ def event_rows(events: DataFrame) -> DataFrame:
 
 
 def dedupe_events(rows: DataFrame) -> DataFrame:
-    """One row per ``event_id``: the copy the collector received first (then by ingest name)."""
+    """One row per ``event_id``: the copy the collector received first (then by ingest name).
+
+    The same ``event_id`` may reach the lake under two visitor ids (a retried first request
+    gets a second new cookie; a cookieless id changes at midnight), so duplicates are found over
+    the whole table, not per visitor. They are rare, so only they pay for it: a narrow count of
+    a 64-bit hash of every ``event_id`` (long keys, no wide rows moved) names the hashes seen
+    more than once, and only the rows with those hashes go through the ranking by ``event_id``;
+    the rest pass as they are. A hash collision only sends a unique event through the ranking,
+    which keeps it: the result is exact either way.
+    """
+    key = F.xxhash64("event_id")
+    repeated = (rows.select(key.alias("_h")).groupBy("_h").count()
+                .where(F.col("count") > 1).select("_h"))
+    hashed = rows.withColumn("_h", key)
+    single = hashed.join(F.broadcast(repeated), "_h", "left_anti")
     first = Window.partitionBy("event_id").orderBy(
         F.col("collector_ts").asc_nulls_last(), F.col("ingest").asc_nulls_last(),
         F.col("ts").asc_nulls_last(),
     )
-    return rows.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n")
+    kept = (hashed.join(F.broadcast(repeated), "_h", "left_semi")
+            .withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n"))
+    return single.unionByName(kept).drop("_h")
 
 
 def _campaign_key(row_utm: tuple[str, str, str] = ("utm_source", "utm_medium", "utm_campaign")
@@ -106,46 +123,53 @@ def session_id_for(visitor_id: Column, session_start: Column) -> Column:
 def assign_sessions(rows: DataFrame, gap_minutes: int) -> DataFrame:
     """Add ``session_id`` and ``session_start`` to deduplicated event rows.
 
-    One window (per visitor, by time) carries the whole computation so Spark sorts once: a gap
-    break, the running inactivity segment, the last campaign seen in that segment, and the start
-    of the current session.
+    One window (per visitor, by time) carries the whole computation so Spark sorts once, in
+    three dependent steps (each one window operator over the same sorted rows):
+
+    1. the previous event's time (a gap break) and the last campaign seen before this event,
+       with its position;
+    2. where the current inactivity segment started: that campaign counts only if it was seen
+       in it, and a different campaign then starts a session;
+    3. the start of the current session.
     """
     by_time = Window.partitionBy("visitor_id").orderBy("ts", "event_id")
     upto_here = by_time.rowsBetween(Window.unboundedPreceding, Window.currentRow)
     before_here = by_time.rowsBetween(Window.unboundedPreceding, -1)
     gap_us = int(gap_minutes) * 60 * 1_000_000
 
+    campaign = _campaign_key()
     prev_ts = F.lag("ts").over(by_time)
-    step = (rows
-            .withColumn("_campaign", _campaign_key())
-            .withColumn("_gap_break", prev_ts.isNull()
-                        | ((F.unix_micros("ts") - F.unix_micros(prev_ts)) > gap_us)))
-    step = step.withColumn("_segment", F.sum(F.col("_gap_break").cast("long")).over(upto_here))
-    prev_campaign = F.last(
-        F.when(F.col("_campaign").isNotNull(), F.struct("_segment", "_campaign")),
-        ignorenulls=True,
-    ).over(before_here)
-    step = step.withColumn("_prev", prev_campaign)
-    same_segment_campaign = F.when(F.col("_prev._segment") == F.col("_segment"),
-                                   F.col("_prev._campaign"))
-    step = step.withColumn(
-        "_new_session",
-        F.col("_gap_break")
-        | (F.col("_campaign").isNotNull() & ~F.col("_campaign").eqNullSafe(same_segment_campaign)),
-    )
-    step = step.withColumn(
-        "session_start", F.max(F.when(F.col("_new_session"), F.col("ts"))).over(upto_here)
-    )
+    prev_campaign = F.last(F.when(campaign.isNotNull(), F.struct(
+        F.col("ts").alias("ts"), F.col("event_id").alias("event_id"), campaign.alias("c"))),
+        ignorenulls=True).over(before_here)
+    step = rows.select(
+        "*", campaign.alias("_campaign"), prev_campaign.alias("_prev"),
+        (prev_ts.isNull() | ((F.unix_micros("ts") - F.unix_micros(prev_ts)) > gap_us))
+        .alias("_gap_break"))
+    segment_start = F.max(F.when(F.col("_gap_break"), F.struct("ts", "event_id"))).over(upto_here)
+    step = step.select("*", segment_start.alias("_segment_start"))
+    in_segment = F.struct(F.col("_prev.ts"), F.col("_prev.event_id")) >= F.col("_segment_start")
+    same_segment_campaign = F.when(in_segment, F.col("_prev.c"))
+    new_session = (F.col("_gap_break")
+                   | (F.col("_campaign").isNotNull()
+                      & ~F.col("_campaign").eqNullSafe(same_segment_campaign)))
+    session_start = F.max(F.when(new_session, F.col("ts"))).over(upto_here)
+    step = step.withColumn("session_start", session_start)
     session_id = session_id_for(F.col("visitor_id"), F.col("session_start"))
     return (step.withColumn("session_id", session_id)
-            .drop("_campaign", "_gap_break", "_segment", "_prev", "_new_session"))
+            .drop("_campaign", "_gap_break", "_segment_start", "_prev"))
 
 
 def session_aggregates() -> list[Column]:
     """The per-session aggregates, usable both by ``groupBy`` and by ``session_window``."""
     order = F.struct("ts", "event_id")
     is_pv = F.col("event_type") == "page_view"
-    first = F.min_by(F.struct(*FIRST_EVENT_COLUMNS), order)
+    # The landing page view carries the referrer. Another event of that page can sort before
+    # it: each request's derived_ts carries that request's own network delay, so a page's
+    # later batch (personalization_shown 20 ms after the view, with no referrer) overtakes the
+    # view when its request was the faster one. The page view wins regardless.
+    landing_first = F.struct(F.coalesce(~is_pv, F.lit(True)), "ts", "event_id")
+    first = F.min_by(F.struct(*FIRST_EVENT_COLUMNS), landing_first)
     return [
         F.min("ts").alias("session_start"),
         F.max("ts").alias("session_end"),

@@ -85,20 +85,15 @@ def test_daily_reports_shape(dagbag):
     assert dag["params"] == sorted(["day", "lake_dir", "spark_master", "driver_memory",
                                     "funnels_file", "reports"])
     tasks = dag["tasks"]
+    # one Spark task: the JVM starts once per run (stream_jobs.orchestration.batch_job)
     assert {name: t["downstream"] for name, t in tasks.items()} == {
-        "resolve_config": ["build_daily_reports", "build_weekly_rollup", "sessionize_day"],
-        "report_period": ["build_daily_reports", "build_weekly_rollup", "sessionize_day",
-                          "week_complete"],
-        "sessionize_day": ["build_daily_reports"],
-        "build_daily_reports": ["week_complete"],
-        "week_complete": ["build_weekly_rollup"],
-        "build_weekly_rollup": [],
+        "resolve_config": ["sessionize_and_report"],
+        "report_period": ["sessionize_and_report"],
+        "sessionize_and_report": [],
     }
-    assert tasks["week_complete"]["operator"] == "_ShortCircuitDecoratedOperator"
+    assert tasks["sessionize_and_report"]["operator"] == "_BashDecoratedOperator"
     assert {n: t["outlets"] for n, t in tasks.items() if t["outlets"]} == {
-        "sessionize_day": [ASSET_SESSIONS],
-        "build_daily_reports": [ASSET_REPORTS],
-        "build_weekly_rollup": [ASSET_REPORTS],
+        "sessionize_and_report": [ASSET_REPORTS, ASSET_SESSIONS],
     }
 
 

@@ -78,12 +78,18 @@ def lake_events(spark, settings):
 
 @pytest.mark.skipif(not SAMPLE.is_file(), reason="shared sample log not present")
 def test_shared_sample_counts_and_idempotent_reruns(spark, lake_settings):
-    assert independent_counts(SAMPLE) == SAMPLE_COUNTS
+    independent = independent_counts(SAMPLE)
+    # bots are the collector's verdict (enrichment.user_agent_block), whose lists move on
+    # their own: the awk-established counts are the rest, the bots are recounted
+    assert {k: v for k, v in independent.items() if k != "bots"} == \
+        {k: v for k, v in SAMPLE_COUNTS.items() if k != "bots"}
+    assert 1900 < independent["bots"] < 2400  # ~half the page views of this sample
+    expected = {**SAMPLE_COUNTS, "bots": independent["bots"]}
 
     files = prepare_files([SAMPLE], "auto")
     assert files[0].format == "combined"
     summary = run(spark, lake_settings, files, site=Site("http", "semicomplete.com"), now=NOW)
-    assert {k: summary[k] for k in SAMPLE_COUNTS} == SAMPLE_COUNTS
+    assert {k: summary[k] for k in SAMPLE_COUNTS} == expected
     assert summary["events_written"] == 3770
 
     events = lake_events(spark, lake_settings)
@@ -103,10 +109,10 @@ def test_shared_sample_counts_and_idempotent_reruns(spark, lake_settings):
     summary = run(spark, lake_settings, prepare_files([SAMPLE], "auto"),
                   rules=LogRules(drop_bots=True), site=Site("http", "semicomplete.com"), now=NOW)
     assert (summary["page_views"], summary["bots"], summary["events_written"]) == \
-        (3770, 2016, 3770 - 2016)
+        (3770, expected["bots"], 3770 - expected["bots"])
     events = lake_events(spark, lake_settings)
     again_ids = {r.event_id for r in events.select("event_id").collect()}
-    assert len(again_ids) == events.count() == 1754
+    assert len(again_ids) == events.count() == 3770 - expected["bots"]
     assert again_ids < first_ids  # deterministic ids: the human page views kept theirs
 
 

@@ -154,6 +154,31 @@ def test_session_carries_first_event_attributes_and_stable_id(spark):
     assert row.session_id == hashlib.sha256(f"v|{start_micros}".encode()).hexdigest()[:32]
 
 
+def test_session_source_comes_from_the_landing_page_view_not_a_faster_request(spark):
+    """The e2e demo's one-visitor mismatch: the landing page's personalization_shown left
+    20 ms after the page view, in a later request whose network delay was shorter, so its
+    derived_ts sorts first; it has no referrer ("direct"). The session is still "search"."""
+    data = [
+        event(1, "v", "2024-03-09 08:00:00.020", "personalization_shown",
+              url="https://shop.example/p1", referrer_class="direct"),
+        event(2, "v", "2024-03-09 08:00:00.050", referrer_class="search",
+              referrer_host="www.google.com", url="https://shop.example/p1"),
+        event(3, "v", "2024-03-09 08:00:30", referrer_class="internal"),
+        # a session with no page view keeps its first event's attributes
+        event(4, "w", "2024-03-09 08:00:00", "purchase", revenue=5.0, referrer_class=None,
+              source="server", device="desktop"),
+        event(5, "w", "2024-03-09 08:00:01", "custom", name="x", referrer_class="direct",
+              device="mobile"),
+    ]
+    got = {r.visitor_id: (r.events, r.referrer_class, r.referrer_host, r.landing_page,
+                          r.source, r.device)
+           for r in sessionize(lake_frame(spark, data), gap_minutes=30).collect()}
+    assert got == {
+        "v": (3, "search", "www.google.com", "/p1", "js", "desktop"),
+        "w": (2, None, None, None, "server", "desktop"),
+    }
+
+
 def test_batch_job_replaces_exactly_its_dates(spark, spark_settings, tmp_path):
     import dataclasses
 

@@ -1,0 +1,79 @@
+"""Progress of a long parse (lines, rate, ETA) and the final table of ``clickloop logs parse``."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+from types import SimpleNamespace
+
+import pytest
+from pyspark.sql import functions as F
+
+from clickloop import cli
+from stream_jobs.logs import command as command_logs
+from stream_jobs.logs.progress import Progress, estimated_lines, progress_line
+
+LINES = [
+    '81.2.69.142 - - [09/Mar/2024:10:00:00 +0000] "GET /index.html HTTP/1.1" 200 5 "-" '
+    '"Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"',
+    '81.2.69.142 - - [09/Mar/2024:10:00:01 +0000] "GET /a.css HTTP/1.1" 200 5 "-" "Firefox"',
+    '81.2.69.142 - - [32/Mar/2024:10:00:02 +0000] "GET /b HTTP/1.1" 200 5 "-" "Firefox"',
+    'garbage',
+    'more garbage',
+]
+
+
+def test_progress_line_estimates_lines_rate_and_time_left():
+    assert progress_line("reading", 0.25, 10.0, 1000) == \
+        "reading:  25%, ~250 of ~1,000 lines, 25 lines/s, ETA 30 s"
+    # compressed input: no line estimate, still the share and the time left
+    assert progress_line("writing", 0.5, 4.0, None) == "writing:  50%, ETA 4 s"
+    assert progress_line("writing", 1.0, 4.0, None) == "writing: 100%"
+
+
+def test_estimated_lines_from_sizes_and_sample_line_length():
+    plain = SimpleNamespace(path="/x/a.log", size=10_000, line_bytes=100.0)
+    other = SimpleNamespace(path="/x/b.log", size=5_000, line_bytes=50.0)
+    assert estimated_lines([plain, other]) == 200
+    assert estimated_lines([plain, SimpleNamespace(path="/x/c.log.gz", size=1, line_bytes=9.0)]) \
+        is None
+    assert estimated_lines([SimpleNamespace(path="/x/d.log", size=1, line_bytes=0.0)]) is None
+
+
+@pytest.mark.spark
+def test_progress_polls_running_spark_jobs(spark):
+    out = io.StringIO()
+    files = [SimpleNamespace(path="/x/a.log", size=8_000, line_bytes=100.0)]
+    with Progress(spark, out=out, interval=0.05) as progress:
+        progress.step("reading", files)
+        # 8 tasks of 0.3 s each on 2 cores: long enough to be seen running
+        spark.range(8, numPartitions=8).select(
+            F.expr("reflect('java.lang.Thread', 'sleep', cast(300 as bigint))")).collect()
+        progress.step("writing", files, 80)
+    lines = out.getvalue().splitlines()
+    running = [line for line in lines if line.startswith("reading: ")]
+    assert running, lines
+    assert all(re.fullmatch(r"reading: +\d+%, ~[\d,]+ of ~80 lines.*", line) for line in running)
+    assert re.fullmatch(r"read 80 lines in [\d.]+ s \([\d,]+ lines/s\)", lines[-1]), lines
+
+
+@pytest.mark.spark
+def test_logs_parse_prints_progress_and_the_final_table(spark, spark_settings, tmp_path,
+                                                        capsys):
+    log = tmp_path / "site.log"
+    log.write_text("\n".join(LINES) + "\n")
+    settings = dataclasses.replace(spark_settings, lake_dir=tmp_path / "lake")
+    argv = ["logs", "parse", str(log), "--progress-interval", "0.05"]
+    assert command_logs.run(cli.build_parser(argv).parse_args(argv), settings) == 0
+    captured = capsys.readouterr()
+    err = captured.err.splitlines()
+    assert any(re.fullmatch(r"Spark started in [\d.]+ s", line) for line in err), err
+    assert any(re.fullmatch(r"read 5 lines in [\d.]+ s \([\d,]+ lines/s\)", line)
+               for line in err), err
+    out = captured.out.splitlines()
+    assert out[1].split() == ["site.log", "5", "1", "1", "0", "0", "3"]
+    at = out.index("rejects by reason:")
+    assert out[at + 1:at + 3] == ["  2  not a combined log line", "  1  unreadable timestamp"]
+    assert re.fullmatch(r"5 lines in [\d.]+ s \([\d,]+ lines/s, Spark start-up not included\)",
+                        out[-1]), out
