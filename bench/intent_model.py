@@ -11,6 +11,15 @@ baselines are scored on exactly the same labelled snapshots, through the engine'
     .venv/bin/python bench/intent_model.py --visitors 8000 --models logreg,forest
     .venv/bin/python bench/intent_model.py --source simulator  # the demo's traffic model
     .venv/bin/python bench/intent_model.py --tune              # the learning rate choice
+    .venv/bin/python bench/intent_model.py --label-delay       # positives at once vs at close
+
+``--label-delay`` runs the default model three times over the same stream: learning a
+purchase's snapshots at once (the first way), at their session's close like every other
+snapshot (the engine's default) without the online calibration layer, and at the close with it
+(the default: :mod:`personalization.calibration`); it prints the calibration per decile of each
+(ranked deciles: :func:`personalization.progressive.calibration_by_decile`), the progressive ROC
+AUC and log loss, and the share of positives in the labels learned during the first hours, when
+traffic rises from nothing. ``--uncalibrated`` runs the model table without the layer.
 
 The stream (``--source synthetic``, default) is :mod:`simulation.intent_stream`: the demo's
 visitors, sources, catalogue and visit intent (propensity, source, device, returning, carried
@@ -35,7 +44,12 @@ sys.path.insert(0, str(ROOT))
 from personalization.engine import Engine  # noqa: E402
 from personalization.intent import MODELS, IntentModel  # noqa: E402
 from personalization.observation import Observation, observe  # noqa: E402
-from personalization.progressive import ProgressiveMetrics, binned_auc  # noqa: E402
+from personalization.progressive import (  # noqa: E402
+    ProgressiveMetrics,
+    binned_auc,
+    calibration_by_decile,
+    max_gap_points,
+)
 from personalization.recommend import ItemGraph  # noqa: E402
 from simulation.intent_stream import generate  # noqa: E402
 
@@ -105,8 +119,8 @@ def _auc(pairs: list[tuple[bool, float]]) -> float | None:
     return binned_auc(pos, neg)
 
 
-def synthetic_stream(visitors: int, seed: int) -> list[Observation]:
-    return [observe(e) for e in generate(visitors, seed=seed)]
+def synthetic_stream(visitors: int, seed: int, days: float = 7.0) -> list[Observation]:
+    return [observe(e) for e in generate(visitors, seed=seed, days=days)]
 
 
 def simulator_stream(visitors: int, seed: int) -> list[Observation]:
@@ -135,9 +149,10 @@ def simulator_stream(visitors: int, seed: int) -> list[Observation]:
     return out
 
 
-def run_model(kind: str, stream: list[Observation]) -> dict[str, Any]:
+def run_model(kind: str, stream: list[Observation], calibrated: bool = True) -> dict[str, Any]:
     board = Scoreboard(len(stream))
-    engine = Engine(IntentModel(kind), ItemGraph(), gap_s=GAP_S, on_label=board)
+    engine = Engine(IntentModel(kind, calibrated=calibrated), ItemGraph(), gap_s=GAP_S,
+                    on_label=board)
     started = time.perf_counter()
     for i, obs in enumerate(stream):
         engine.process(obs)
@@ -156,6 +171,64 @@ def run_model(kind: str, stream: list[Observation]) -> dict[str, Any]:
     }
 
 
+def label_delay_run(stream: list[Observation], delay: str, kind: str = "logreg",
+                    calibrated: bool = True) -> dict[str, Any]:
+    """One pass with positives learned at once (``none``) or at the close (``session``)."""
+    outcomes: list[bool] = []
+    predictions: list[float] = []
+    learned_at: list[float] = []  # stream time each label was learned
+
+    engine: Engine
+
+    def record(x: dict[str, float], y: bool, p: float) -> None:
+        outcomes.append(y)
+        predictions.append(p)
+        learned_at.append(engine.event_time)
+
+    engine = Engine(IntentModel(kind, calibrated=calibrated), ItemGraph(), gap_s=GAP_S,
+                    on_label=record, delay=delay)
+    for i, obs in enumerate(stream):
+        engine.process(obs)
+        if i % 50 == 0:
+            engine.advance(obs.ts)
+    engine.advance(engine.event_time + GAP_S + 1)
+    start = stream[0].ts
+    early = [y for y, t in zip(outcomes, learned_at, strict=True) if t - start < 2 * 3600]
+    half = len(outcomes) // 2
+    return {"rows": calibration_by_decile(outcomes, predictions),
+            "late_rows": calibration_by_decile(outcomes[half:], predictions[half:]),
+            "auc": engine.model.metrics.roc_auc(), "labels": len(outcomes),
+            "log_loss": engine.model.metrics.log_loss.get(),
+            "base_rate": sum(outcomes) / max(1, len(outcomes)),
+            "early_positive_share": sum(early) / len(early) if early else None}
+
+
+def label_delay_report(stream: list[Observation]) -> None:
+    """Print the calibration per decile: positives at once, at the close without the online
+    calibration layer, at the close with it (the default)."""
+    columns = {"positives at once": ("none", False), "at the close, raw": ("session", False),
+               "calibrated (default)": ("session", True)}
+    runs = {name: label_delay_run(stream, delay, calibrated=cal)
+            for name, (delay, cal) in columns.items()}
+    first, last = runs["positives at once"], runs["calibrated (default)"]
+    print(f"labels: {last['labels']} ({last['base_rate']:.1%} positive); positives among "
+          f"the labels learned in the first 2 hours: at once "
+          f"{first['early_positive_share']:.1%}, at the close "
+          f"{last['early_positive_share']:.1%}\n")
+    print(f"{'decile':>6} {'n':>6} | " + " | ".join(f"{name:^23}" for name in runs))
+    print(f"{'':>6} {'':>6} | " + " | ".join(f"{'predicted':>9} {'observed':>7} {'gap':>5}"
+                                              for _ in runs))
+    for cells in zip(*(run["rows"] for run in runs.values()), strict=True):
+        print(f"{cells[0].decile:>6} {cells[0].count:>6} | " + " | ".join(
+            f"{c.mean_predicted:>9.3f} {c.observed_rate:>7.3f} {c.gap_points:>+5.1f}"
+            for c in cells))
+    print()
+    for name, run in runs.items():
+        print(f"{name:<21} largest gap {max_gap_points(run['rows']):4.1f} points (goal: within "
+              f"5), second half of the labels {max_gap_points(run['late_rows']):4.1f}; "
+              f"progressive ROC AUC {run['auc']:.3f}, log loss {run['log_loss']:.4f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--visitors", type=int, default=3000)
@@ -165,6 +238,12 @@ def main() -> int:
     parser.add_argument("--source", choices=("synthetic", "simulator"), default="synthetic")
     parser.add_argument("--tune", action="store_true",
                         help="compare the default logreg with other optimizers/learning rates")
+    parser.add_argument("--label-delay", action="store_true",
+                        help="calibration per decile, positives learned at once vs at the close")
+    parser.add_argument("--uncalibrated", action="store_true",
+                        help="model table without the online calibration layer")
+    parser.add_argument("--days", type=float, default=7.0,
+                        help="synthetic stream: days the visitors arrive over (fewer: busier)")
     args = parser.parse_args()
     kinds = [k.strip() for k in args.models.split(",") if k.strip()]
     if args.tune:
@@ -175,13 +254,18 @@ def main() -> int:
         parser.error(f"unknown models {unknown}; choose from {sorted(MODELS)}")
 
     started = time.perf_counter()
-    stream = (synthetic_stream if args.source == "synthetic" else simulator_stream)(
-        args.visitors, args.seed)
+    if args.source == "synthetic":
+        stream = synthetic_stream(args.visitors, args.seed, args.days)
+    else:
+        stream = simulator_stream(args.visitors, args.seed)
     print(f"stream: {args.source}, {args.visitors} visitors, seed {args.seed}: {len(stream)} "
           f"events, built in {time.perf_counter() - started:.1f} s\n")
+    if args.label_delay:
+        label_delay_report(stream)
+        return 0
     results = []
     for kind in kinds:
-        result = run_model(kind, stream)
+        result = run_model(kind, stream, calibrated=not args.uncalibrated)
         results.append(result)
         print(f"  {kind}: done ({result['events_per_s']:.0f} events/s)", flush=True)
     first = results[0]

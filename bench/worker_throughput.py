@@ -14,6 +14,10 @@ same topic, each with a fresh consumer group:
     .venv/bin/python bench/worker_throughput.py --visitors 8000 --model forest
 
 Uses ``CLICKLOOP_KAFKA_BOOTSTRAP`` when set, else starts a dedicated embedded broker.
+
+Each run prints events per second of wall time and of this process's CPU time: on a shared
+machine (other jobs on the same cores) the wall figure varies with the neighbours' load, the
+CPU figure much less, and the ratio to the bare consumer is read from both.
 """
 
 from __future__ import annotations
@@ -57,29 +61,30 @@ def produce(bootstrap: str, topic: str, values: list[bytes], keys: list[bytes]) 
         producer.close()
 
 
-def bare_consumer(bootstrap: str, topic: str, total: int) -> float:
+def bare_consumer(bootstrap: str, topic: str, total: int) -> tuple[float, float]:
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap,
                              group_id=f"bench-bare-{uuid.uuid4().hex[:6]}",
                              enable_auto_commit=False, auto_offset_reset="earliest",
                              max_poll_records=500)
     try:
         seen = 0
-        started = None
+        started = cpu = None
         while seen < total:
             batches = consumer.poll(timeout_ms=500)
             for records in batches.values():
                 if started is None:
-                    started = time.perf_counter()
+                    started, cpu = time.perf_counter(), time.process_time()
                 for record in records:
                     json.loads(record.value)
                     seen += 1
-        assert started is not None
-        return total / (time.perf_counter() - started)
+        assert started is not None and cpu is not None
+        return total / (time.perf_counter() - started), total / (time.process_time() - cpu)
     finally:
         consumer.close()
 
 
-def worker_run(settings: Settings, bootstrap: str, total: int) -> tuple[float, dict]:
+def worker_run(settings: Settings, bootstrap: str, total: int
+               ) -> tuple[tuple[float, float], dict]:
     store = EmbeddedStore(settings.state_dir / "personalization")
     worker = Worker(settings, store, bootstrap=bootstrap)
     stop = threading.Event()
@@ -89,27 +94,30 @@ def worker_run(settings: Settings, bootstrap: str, total: int) -> tuple[float, d
     # the clock starts at the first event processed (group join is not throughput)
     while worker.engine.counters.events == 0:
         time.sleep(0.001)
-    started = time.perf_counter()
-    while sum(store.load_checkpoint(group).offsets.values()) < total:
-        time.sleep(0.01)
-    elapsed = time.perf_counter() - started
+    started, cpu = time.perf_counter(), time.process_time()
+    probe = EmbeddedStore(settings.state_dir / "personalization")  # its own connection
+    while sum(probe.load_checkpoint(group).offsets.values()) < total:
+        time.sleep(0.05)
+    elapsed, cpu_used = time.perf_counter() - started, time.process_time() - cpu
+    probe.close()
     stop.set()
     thread.join(timeout=60)
     summary = store.model_summary(group) or {}
     store.close()
-    return total / elapsed, summary
+    return (total / elapsed, total / cpu_used), summary
 
 
-def engine_only(values: list[bytes], kind: str) -> float:
+def engine_only(values: list[bytes], kind: str) -> tuple[float, float]:
     engine = Engine(IntentModel(kind), ItemGraph())
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for i, value in enumerate(values):
         obs = read_record(value)
         engine.process(obs)
         if i % 200 == 0:
             engine.advance(obs.ts)
     engine.publish(engine.event_time)
-    return len(values) / (time.perf_counter() - started)
+    return (len(values) / (time.perf_counter() - started),
+            len(values) / (time.process_time() - cpu))
 
 
 def main() -> int:
@@ -152,10 +160,12 @@ def main() -> int:
         worker, summary = worker_run(settings, bootstrap, total)
         memory = engine_only(values, args.model)
 
-        print(f"{'run':<34} {'events/s':>10} {'vs bare consumer':>17}")
-        print(f"{'bare consumer (read + json)':<34} {bare:>10.0f} {1.0:>17.2f}")
-        print(f"{'worker (learn, score, checkpoint)':<34} {worker:>10.0f} {worker / bare:>17.2f}")
-        print(f"{'engine only (no Kafka, no store)':<34} {memory:>10.0f} {memory / bare:>17.2f}")
+        print(f"{'run':<34} {'events/s':>10} {'vs bare':>8} {'events/CPU-s':>13} {'vs bare':>8}")
+        for name, (wall, cpu) in (("bare consumer (read + json)", bare),
+                                  ("worker (learn, score, checkpoint)", worker),
+                                  ("engine only (no Kafka, no store)", memory)):
+            print(f"{name:<34} {wall:>10.0f} {wall / bare[0]:>8.2f} {cpu:>13.0f} "
+                  f"{cpu / bare[1]:>8.2f}")
         counters = summary.get("counters", {})
         print(f"\nworker: {counters.get('applied')} events applied, "
               f"{summary.get('labels')} labels learned, progressive ROC AUC "

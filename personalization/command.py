@@ -1,7 +1,9 @@
-"""``clickloop personalization worker|api|check-rules``.
+"""``clickloop personalization worker|learner|api|check-rules``.
 
 - ``worker``: the Kafka consumer that keeps profiles and learns the intent model (runs until
   SIGINT/SIGTERM, then checkpoints and leaves the consumer group);
+- ``learner``: with ``CLICKLOOP_LABELS_TOPIC`` set, the one process that learns every worker's
+  labels into one shared model (:mod:`personalization.learner`); run it next to the workers;
 - ``api``: the decision API under gunicorn (this process is replaced by gunicorn's master, so
   a supervisor's signals reach it directly);
 - ``check-rules [FILE]``: validate a rules file and print each problem with its line, for a
@@ -30,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
     actions.add_parser("worker", help="consume events: profiles, intent model, recommendations")
+    actions.add_parser("learner", help="learn every worker's labels into one shared model "
+                       "(needs CLICKLOOP_LABELS_TOPIC)")
     api = actions.add_parser("api", help="serve the decision API with gunicorn")
     api.add_argument("--bind", default=None,
                      help="host:port (default: CLICKLOOP_API_BIND, 127.0.0.1:8001)")
@@ -37,6 +41,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="gunicorn worker processes (default: CLICKLOOP_API_WORKERS)")
     api.add_argument("--threads", type=int, default=None,
                      help="threads per worker (default: from gunicorn.conf.py)")
+    evaluate = actions.add_parser(
+        "evaluate", help="replay a JSON-lines file of events through the model; print AUC, "
+        "log loss, calibration (no store is touched)")
+    evaluate.add_argument("file", type=Path, help="time-ordered contract events, one JSON "
+                          "object a line (.gz: gzip)")
+    evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    evaluate.add_argument("--model", default=None,
+                          help="intent model (default: CLICKLOOP_INTENT_MODEL)")
     check = actions.add_parser("check-rules", help="validate a content rules YAML file")
     check.add_argument("file", nargs="?", type=Path, default=None,
                        help="the file (default: CLICKLOOP_RULES_FILE or the packaged example)")
@@ -45,9 +57,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "check-rules":
         return _check_rules(args.file or settings.personalization.rules_file)
+    if args.action == "evaluate":
+        from personalization.evaluate_command import run_evaluate
+
+        return run_evaluate(args, settings)
     if args.action == "api":
         return _api(args, settings)
-    return _worker(settings)
+    return _worker(settings, learner=args.action == "learner")
 
 
 def _check_rules(path: Path | None) -> int:
@@ -100,24 +116,34 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
     return 0  # not reached
 
 
-def _worker(settings: Settings) -> int:
+def _worker(settings: Settings, *, learner: bool = False) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s "
                         "%(message)s", stream=sys.stderr)
     from embedded import kafka_broker, kafka_topics
+    from personalization.learner import Learner
     from personalization.stores import STORE_ERRORS, open_store
     from personalization.worker import Worker
 
+    labels_topic = settings.personalization.labels_topic
+    if learner and not labels_topic:
+        print("clickloop personalization: the learner needs CLICKLOOP_LABELS_TOPIC, the topic "
+              "the workers publish their labels to", file=sys.stderr)
+        return 2
     try:
         bootstrap = kafka_broker.ensure_kafka(settings)
         kafka_topics.ensure_topics(bootstrap, [settings.kafka.topic], settings.kafka.partitions,
                                      settings.kafka.replication, timeout=30.0)
+        if labels_topic:  # one partition: one learner reads every label, in order
+            kafka_topics.ensure_topics(bootstrap, [labels_topic], 1,
+                                         settings.kafka.replication, timeout=30.0)
     except kafka_broker.KafkaError as exc:
         print(f"clickloop personalization: {exc}", file=sys.stderr)
         return 2
     store = open_store(settings)
     try:
         store.ping()
-        worker = Worker(settings, store, bootstrap=bootstrap)
+        worker: Worker | Learner = (Learner if learner else Worker)(
+            settings, store, bootstrap=bootstrap)
     except STORE_ERRORS as exc:
         print(f"clickloop personalization: the store is unusable: {exc}", file=sys.stderr)
         return 2

@@ -6,9 +6,16 @@ happened *after* it (a purchase before the session closed, or not), so no featur
 its own label: nothing here reads the future, and a purchase's effect shows only in the
 snapshots taken after it (``s_purchased``, whose label is then "buys *again*").
 
-Every feature depends on the profile alone, never on the wall clock (recency is measured at the
+Every feature depends on the profile and the shop's own statistics (:class:`ShopStats`,
+learned online from the same stream), never on the wall clock (recency is measured at the
 profile's last event), so a snapshot can be recomputed and checked. The set is fixed and ordered
 (:data:`NAMES`): snapshots are stored as plain lists, and :data:`VERSION` changes with the set.
+
+The shop's statistics carry signals a visitor's own events cannot: how the product on screen is
+priced against its category (running mean price per category) and how often the products and
+categories a visitor looks at are bought (conversion rates per product and category, smoothed
+towards the shop's rate: the idea behind the "page value" of web analytics). A caller without
+them (``shop=None``) gets those features at 0, the value of "nothing known yet".
 
 >>> from personalization.profile import Profile
 >>> x = features(Profile("v1"))
@@ -19,27 +26,134 @@ profile's last event), so a snapshot can be recomputed and checked. The set is f
 from __future__ import annotations
 
 import math
+import re
+from typing import Any
 
-from personalization.profile import Profile
+from personalization.observation import Item, Observation
+from personalization.profile import Profile, Session
 
-VERSION = 1
+VERSION = 2
 SOURCES = ("search", "social", "email", "paid", "internal", "direct", "other")
 DEVICES = ("desktop", "mobile", "tablet")
 
 NAMES: tuple[str, ...] = (
     "s_open", "s_events", "s_page_views", "s_product_views", "s_distinct_products",
     "s_categories", "s_searches", "s_engaged_min", "s_duration_min", "s_adds", "s_removes",
-    "s_checkout", "s_purchased", "s_slot_clicks", "cart_items", "cart_value", "cart_carried",
+    "s_checkout", "s_purchased", "s_slot_clicks", "s_repeat_views", "s_gap_min",
+    "p_views", "p_price_vs_category", "p_conversion", "c_conversion", "s_page_value",
+    "cart_items", "cart_value", "cart_carried",
     *(f"src_{s}" for s in SOURCES), "campaign", *(f"dev_{d}" for d in DEVICES),
     "returning", "h_sessions", "h_days_since_session", "h_customer", "h_purchases",
     "h_revenue", "h_days_since_purchase", "h_abandoned",
 )
 
 _DAY = 86_400.0
+SMOOTHING = 20.0  # pseudo-views pulling a rarely seen product's rate towards the shop's
+PRICE_RATIO_CAP = 3.0  # |log(price / category mean)| beyond this is noise, not signal
 log1p = math.log1p
 
 
-def features(profile: Profile) -> dict[str, float]:
+def category_path(category: str | None) -> tuple[str, ...]:
+    """A category's levels, top first: shops write ``Shoes/Trail`` or ``electronics.smartphone``.
+
+    >>> category_path("electronics.smartphone"), category_path("Shoes / Trail"), category_path("")
+    (('electronics', 'smartphone'), ('Shoes', 'Trail'), ())
+    """
+    if not category:
+        return ()
+    return tuple(part for part in (p.strip() for p in _SPLIT.split(category)) if part)
+
+
+_SPLIT = re.compile(r"[/.]")
+
+
+class ShopStats:
+    """What the stream teaches about the shop's products: views, purchases and mean price per
+    product and top-level category. Updated by :meth:`observe` with every event, read by
+    :func:`features`; memory grows with the catalogue, not the traffic.
+
+    >>> from personalization.observation import Item, Observation
+    >>> shop = ShopStats()
+    >>> shop.observe(Observation("e1", "product_view", "v", 0.0,
+    ...                          product=Item("A", None, "x.y", 10.0)))
+    >>> shop.observe(Observation("e2", "purchase", "v", 1.0, order_id="o",
+    ...                          order_items=(Item("A"),)))
+    >>> shop.views["A"], shop.buys["A"], shop.category_buys["x"], shop.price_mean("x")
+    (1, 1, 1, 10.0)
+    """
+
+    def __init__(self) -> None:
+        self.views: dict[str, int] = {}
+        self.buys: dict[str, int] = {}
+        self.category_of: dict[str, str] = {}
+        self.category_views: dict[str, int] = {}
+        self.category_buys: dict[str, int] = {}
+        self.prices: dict[str, list[float]] = {}  # category -> [count, mean price]
+        self.total_views = 0
+        self.total_buys = 0
+
+    def observe(self, obs: Observation) -> None:
+        kind = obs.event_type
+        product = obs.product
+        if product is not None and kind in ("product_view", "page_view"):
+            sku = product.sku
+            category = self._category(product)
+            self.views[sku] = self.views.get(sku, 0) + 1
+            self.total_views += 1
+            if category:
+                self.category_views[category] = self.category_views.get(category, 0) + 1
+                if product.price is not None and product.price > 0:
+                    cell = self.prices.setdefault(category, [0, 0.0])
+                    cell[0] += 1
+                    cell[1] += (product.price - cell[1]) / cell[0]  # running mean
+        elif kind == "purchase" and obs.order_id:
+            for sku in dict.fromkeys(item.sku for item in obs.order_items):
+                self.buys[sku] = self.buys.get(sku, 0) + 1
+                self.total_buys += 1
+                category = self.category_of.get(sku)
+                if category:
+                    self.category_buys[category] = self.category_buys.get(category, 0) + 1
+
+    def state(self) -> dict[str, Any]:
+        """Plain data for the worker's checkpoint (no class to unpickle after an upgrade)."""
+        return dict(vars(self))
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any] | None) -> ShopStats:
+        """The statistics a checkpoint saved; empty ones for a checkpoint from before them."""
+        shop = cls()
+        for name, value in (state or {}).items():
+            if hasattr(shop, name):
+                setattr(shop, name, value)
+        return shop
+
+    def _category(self, item: Item) -> str | None:
+        path = category_path(item.category)
+        if path:
+            self.category_of[item.sku] = path[0]
+            return path[0]
+        return self.category_of.get(item.sku)
+
+    def price_mean(self, category: str) -> float | None:
+        cell = self.prices.get(category)
+        return cell[1] if cell else None
+
+    def _prior(self) -> float:
+        return (self.total_buys + 1.0) / (self.total_views + 50.0)
+
+    def product_rate(self, sku: str) -> float:
+        """Purchases per view of ``sku``, smoothed towards the shop's rate."""
+        prior = self._prior()
+        return min(1.0, (self.buys.get(sku, 0) + SMOOTHING * prior)
+                   / (self.views.get(sku, 0) + SMOOTHING))
+
+    def category_rate(self, category: str) -> float:
+        prior = self._prior()
+        return min(1.0, (self.category_buys.get(category, 0) + SMOOTHING * prior)
+                   / (self.category_views.get(category, 0) + SMOOTHING))
+
+
+def features(profile: Profile, shop: ShopStats | None = None) -> dict[str, float]:
     """The feature dict (keys in :data:`NAMES` order) of ``profile``."""
     s = profile.session
     h = profile.history
@@ -60,6 +174,13 @@ def features(profile: Profile) -> dict[str, float]:
         x["s_checkout"] = 1.0 if s.checkouts else 0.0
         x["s_purchased"] = 1.0 if s.purchases else 0.0
         x["s_slot_clicks"] = log1p(s.slot_clicks)
+        x["s_repeat_views"] = log1p(s.repeat_views)
+        if s.previous is not None:
+            x["s_gap_min"] = log1p(max(0.0, s.last - s.previous) / 60)
+        if s.focus is not None:
+            x["p_views"] = log1p(s.view_counts.get(s.focus, 0))
+        if shop is not None:
+            _shop_features(x, s, shop)
         x["cart_carried"] = 1.0 if s.cart_carried else 0.0
         if s.source in SOURCES:
             x["src_" + s.source] = 1.0
@@ -83,6 +204,21 @@ def features(profile: Profile) -> dict[str, float]:
             x["h_days_since_purchase"] = log1p(max(0.0, now - h.last_purchase) / _DAY)
     x["h_abandoned"] = 1.0 if h.abandoned_cart_at is not None else 0.0
     return x
+
+
+def _shop_features(x: dict[str, float], s: Session, shop: ShopStats) -> None:
+    """The product on screen against the shop: price vs its category, conversion rates."""
+    if s.focus is not None:
+        x["p_conversion"] = shop.product_rate(s.focus)
+        category = shop.category_of.get(s.focus)
+        if category:
+            x["c_conversion"] = shop.category_rate(category)
+            mean = shop.price_mean(category)
+            if mean and s.focus_price:
+                ratio = math.log(s.focus_price / mean)
+                x["p_price_vs_category"] = max(-PRICE_RATIO_CAP, min(PRICE_RATIO_CAP, ratio))
+    if s.viewed:  # the best-converting product seen this session, "page value"-like
+        x["s_page_value"] = max(shop.product_rate(sku) for sku in s.viewed)
 
 
 def as_list(x: dict[str, float]) -> list[float]:

@@ -18,12 +18,14 @@ treated range gets the bandit in that slot, the rest the rules.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 HOLDOUT = "holdout"
 RULES = "rules"
 BANDIT = "bandit"
 
 
+@lru_cache(maxsize=65_536)  # a hash per request is a tenth of a decision's own time
 def bucket(profile_id: str, salt: str) -> float:
     """A uniform, stable point of [0, 1) for ``profile_id`` under ``salt``."""
     digest = hashlib.sha256(f"{salt}\x00{profile_id}".encode()).digest()

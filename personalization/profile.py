@@ -33,11 +33,14 @@ class CartLine:
 class Snapshot:
     """A prediction waiting for its label: features (in :data:`features.NAMES` order), the
     probability predicted then (progressive validation scores *that*, not a re-prediction),
-    and the feature-set version, so a snapshot from older code is dropped, never mis-read."""
+    and the feature-set version, so a snapshot from older code is dropped, never mis-read.
+    ``y`` is its label once known but not yet learned (a purchase labels at once, but the
+    snapshot is learned when its session closes, as a negative would be: see the engine)."""
 
     x: list[float]
     p: float
     version: int
+    y: bool | None = None
 
 
 @dataclass
@@ -66,6 +69,11 @@ class Session:
     campaign: str | None = None
     device: str | None = None
     cart_carried: bool = False  # the cart was not empty when the session started
+    previous: float | None = None  # time of the event before the latest one
+    repeat_views: int = 0  # views of a product already viewed this session
+    view_counts: dict[str, int] = field(default_factory=dict)  # sku -> views, skus of ``viewed``
+    focus: str | None = None  # the product on screen (the latest one viewed)
+    focus_price: float | None = None
     # worker part
     pending: list[Snapshot] = field(default_factory=list)
     snapshots_offered: int = 0  # for reservoir sampling of ``pending``
@@ -123,6 +131,14 @@ class Profile:
     recent_event_ids: list[str] = field(default_factory=list)
     # an anonymous profile absorbed into a user's (see personalization.stitching): that user
     claimed_by: str | None = None
+    # imported history (``clickloop import``, see the engine): the event ids applied, all of
+    # them (a re-imported file must change nothing, and 64 recent ids would not cover it); the
+    # imported sessions as [first, last] event times, sorted (a file need not be in time
+    # order); the latest imported event's time and the products its session viewed
+    imported_ids: set[str] = field(default_factory=set)
+    imported_sessions: list[list[float]] = field(default_factory=list)
+    imported_last: float | None = None
+    imported_viewed: list[str] = field(default_factory=list)
 
     @property
     def cart_items(self) -> int:
@@ -149,6 +165,8 @@ def public_dict(profile: Profile) -> dict[str, Any]:
             "removes": s.removes, "checkouts": s.checkouts, "purchases": s.purchases,
             "revenue": s.revenue, "slot_clicks": s.slot_clicks, "source": s.source,
             "campaign": s.campaign, "device": s.device, "cart_carried": s.cart_carried,
+            "previous": s.previous, "repeat_views": s.repeat_views,
+            "view_counts": dict(s.view_counts), "focus": s.focus, "focus_price": s.focus_price,
         }
     h = profile.history
     return {
@@ -184,10 +202,15 @@ def worker_dict(profile: Profile) -> dict[str, Any]:
     """The part only the worker reads back: pending snapshots and recent event ids."""
     session = profile.session
     return {
-        "pending": [[s.x, s.p, s.version] for s in session.pending] if session else [],
+        "pending": [[s.x, s.p, s.version] if s.y is None else [s.x, s.p, s.version, s.y]
+                    for s in session.pending] if session else [],
         "snapshots_offered": session.snapshots_offered if session else 0,
         "recent_event_ids": list(profile.recent_event_ids),
         "claimed_by": profile.claimed_by,
+        "imported_ids": list(profile.imported_ids),
+        "imported_sessions": [list(span) for span in profile.imported_sessions],
+        "imported_last": profile.imported_last,
+        "imported_viewed": list(profile.imported_viewed),
     }
 
 
@@ -198,8 +221,8 @@ def from_dicts(public: dict[str, Any], worker: dict[str, Any] | None = None) -> 
     if public.get("session"):
         s = dict(public["session"])
         session = Session(**s)
-        session.pending = [Snapshot(list(x), float(p), int(v))
-                           for x, p, v in worker.get("pending", [])]
+        session.pending = [Snapshot(list(x), float(p), int(v), *labelled)
+                           for x, p, v, *labelled in worker.get("pending", [])]
         session.snapshots_offered = int(worker.get("snapshots_offered", 0))
     history = History(**public.get("history") or {})
     return Profile(
@@ -220,4 +243,8 @@ def from_dicts(public: dict[str, Any], worker: dict[str, Any] | None = None) -> 
         updated=public.get("updated"),
         recent_event_ids=list(worker.get("recent_event_ids") or []),
         claimed_by=worker.get("claimed_by"),
+        imported_ids=set(worker.get("imported_ids") or ()),
+        imported_sessions=[list(span) for span in worker.get("imported_sessions") or []],
+        imported_last=worker.get("imported_last"),
+        imported_viewed=list(worker.get("imported_viewed") or []),
     )

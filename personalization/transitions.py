@@ -12,8 +12,10 @@ know the browser's session id, and splitting there would label the session befor
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
+from personalization.features import category_path
 from personalization.observation import Item, Observation
 from personalization.profile import (
     RECENT_BOUGHT,
@@ -22,6 +24,7 @@ from personalization.profile import (
     RECENT_VIEWS,
     CartLine,
     Exposure,
+    History,
     Profile,
     Session,
 )
@@ -98,6 +101,8 @@ def apply(profile: Profile, obs: Observation) -> Applied:
     history.first_seen = ts if history.first_seen is None else min(history.first_seen, ts)
     history.last_seen = ts if history.last_seen is None else max(history.last_seen, ts)
     profile.updated = history.last_seen
+    if session.events:
+        session.previous = session.last
     session.events += 1
     session.last = max(session.last, ts)
     if session.device is None:
@@ -110,6 +115,8 @@ def apply(profile: Profile, obs: Observation) -> Applied:
     kind = obs.event_type
     if kind == "page_view":
         session.page_views += 1
+        if obs.product is not None:  # a product page reported as a page view
+            return _product_view(session, obs.product)
     elif kind == "page_ping":
         session.engaged_ms += obs.engaged_ms
     elif kind == "search":
@@ -154,15 +161,22 @@ def _remember(items: list[str], value: str, cap: int) -> None:
 
 def _product_view(session: Session, product: Item) -> Applied:
     session.product_views += 1
-    if product.category:
-        top = product.category.split("/")[0]
-        if top not in session.categories:
-            _remember(session.categories, top, 10)
+    path = category_path(product.category)
+    if path and path[0] not in session.categories:
+        _remember(session.categories, path[0], 10)
+    session.focus = product.sku
+    session.focus_price = product.price
+    counts = session.view_counts
+    counts[product.sku] = counts.get(product.sku, 0) + 1
     if product.sku in session.viewed:
+        session.repeat_views += 1
         _remember(session.viewed, product.sku, RECENT_VIEWS)  # now the one being looked at
         return Applied()
     before = tuple(session.viewed)
     _remember(session.viewed, product.sku, RECENT_VIEWS)
+    if len(counts) > RECENT_VIEWS:  # keep the counts of the remembered products only
+        for sku in [sku for sku in counts if sku not in session.viewed]:
+            del counts[sku]
     return Applied(viewed=product.sku, viewed_before=before)
 
 
@@ -226,6 +240,103 @@ def _refund(profile: Profile, obs: Observation) -> None:
     if placed is not None and profile.exposed_at is not None and placed[0] >= profile.exposed_at:
         profile.revenue_after_exposure = max(
             0.0, round(profile.revenue_after_exposure - obs.revenue, 2))
+
+
+def apply_imported(profile: Profile, obs: Observation, gap: float) -> Applied:
+    """Apply a past event from ``clickloop import`` to the profile's *history* only.
+
+    The open session, the cart and the experiment are today's: an order from 2011 must not
+    empty today's cart, join today's visit or count as an outcome of today's decision. So an
+    imported event moves history alone: its own sessions (a new one whenever it lies more
+    than ``gap`` from the previous imported event of this profile, counted at once since it
+    is long over), first/last seen, orders (an order id already known counts once), revenue
+    and refunds, last purchase, products bought and viewed. Returns what the item graph
+    learns (co-views within an imported session, items bought together); ``purchase`` stays
+    False, so no snapshot is ever labelled by history.
+    """
+    history = profile.history
+    ts = obs.ts
+    if obs.visitor_id not in profile.visitor_ids:
+        profile.visitor_ids.append(obs.visitor_id)
+    if obs.user_id:
+        profile.user_id = obs.user_id
+    newest = history.last_seen is None or ts >= history.last_seen
+    history.first_seen = ts if history.first_seen is None else min(history.first_seen, ts)
+    history.last_seen = ts if history.last_seen is None else max(history.last_seen, ts)
+    profile.updated = history.last_seen
+    history.sessions += _imported_session(profile.imported_sessions, ts, gap)
+    if profile.imported_last is None or abs(ts - profile.imported_last) > gap:
+        profile.imported_viewed = []  # co-views count within one session of the file
+    profile.imported_last = ts
+    history.last_session_end = ts if history.last_session_end is None else max(
+        history.last_session_end, ts)
+    kind = obs.event_type
+    if kind == "purchase" and obs.order_id:
+        return _imported_purchase(history, obs)
+    if kind == "refund" and obs.order_id:
+        history.revenue = max(0.0, round(history.revenue - obs.revenue, 2))
+        return Applied()
+    product = obs.product if kind in ("product_view", "page_view") else None
+    if product is None:
+        return Applied()
+    if newest:
+        _remember(history.viewed, product.sku, RECENT_VIEWS)
+    elif product.sku not in history.viewed and len(history.viewed) < RECENT_VIEWS:
+        history.viewed.insert(0, product.sku)  # older than what the profile has seen since
+    viewed = profile.imported_viewed
+    if product.sku in viewed:
+        return Applied()
+    before = tuple(viewed)
+    _remember(viewed, product.sku, RECENT_VIEWS)
+    return Applied(viewed=product.sku, viewed_before=before)
+
+
+def _imported_session(spans: list[list[float]], ts: float, gap: float) -> int:
+    """Put ``ts`` into the sorted imported sessions ``spans`` (``[first, last]``, more than
+    ``gap`` apart); the change in their number: +1 a new session, 0 one grown, -1 two joined.
+
+    >>> spans = []
+    >>> [_imported_session(spans, t, 10) for t in (0, 50, 5, 30, 40)], spans
+    ([1, 1, 0, 1, -1], [[0, 5], [30, 50]])
+    """
+    i = bisect_right(spans, ts, key=lambda span: span[0])  # spans[i - 1] starts at or before
+    left = i > 0 and ts - spans[i - 1][1] <= gap
+    right = i < len(spans) and spans[i][0] - ts <= gap
+    if left and right:
+        spans[i - 1][1] = spans[i][1]
+        del spans[i]
+        return -1
+    if left:
+        spans[i - 1][1] = max(spans[i - 1][1], ts)
+        return 0
+    if right:
+        spans[i][0] = ts
+        return 0
+    spans.insert(i, [ts, ts])
+    return 1
+
+
+def _imported_purchase(history: History, obs: Observation) -> Applied:
+    assert obs.order_id is not None
+    orders, ts = history.orders, obs.ts
+    if obs.order_id in orders:  # the browser or the backend reported it live
+        return Applied()
+    orders[obs.order_id] = [ts, obs.revenue]
+    if len(orders) > RECENT_ORDERS:  # the oldest by time goes, not the first inserted
+        del orders[min(orders, key=lambda order: orders[order][0])]
+    history.purchases += 1
+    history.revenue = round(history.revenue + obs.revenue, 2)
+    history.last_purchase = ts if history.last_purchase is None else max(
+        history.last_purchase, ts)
+    if history.abandoned_cart_at is not None and history.abandoned_cart_at < ts:
+        history.abandoned_cart_at = None
+    skus = tuple(dict.fromkeys(item.sku for item in obs.order_items))
+    bought = history.bought
+    for sku in skus:
+        bought[sku] = max(ts, bought.get(sku, ts))
+    # most recent last, as live purchases keep it
+    history.bought = dict(sorted(bought.items(), key=lambda kv: kv[1])[-RECENT_BOUGHT:])
+    return Applied(bought=skus)
 
 
 def _exposed(profile: Profile, obs: Observation) -> None:

@@ -25,6 +25,9 @@
 
 A retried request may have been stored by the collector before the connection broke, so an
 event can arrive twice; every consumer deduplicates on ``event_id``.
+
+:class:`Decider` is the other direction: a backend asking the personalization API which content
+to render for a visitor (``Decider.decide``), so the next page is personalized on the server.
 """
 
 from __future__ import annotations
@@ -307,6 +310,80 @@ class Tracker:
         self.stats["dropped"] += len(batch)
         log.error("collector refused a batch of %d events with %d: %s", len(batch),
                   response.status_code, document.get("error", response.text[:300]))
+
+
+class DecisionRefused(ValueError):
+    """The decision API refused the request as made (bad token, unknown slot, bad field): a
+    mistake in the calling code or its configuration, which retrying cannot fix."""
+
+    def __init__(self, status: int, message: str, field: str | None):
+        super().__init__(f"decision API answered {status}: {message}"
+                         + (f" (field {field})" if field else ""))
+        self.status = status
+        self.field = field
+
+
+class Decider:
+    """Decisions for server-side rendering, from the personalization API's backend route.
+
+        decider = Decider("https://personalize.example.com", token=os.environ["CL_API_TOKEN"])
+        decisions = decider.decide(request.cookies.get("cl_vid"), ["hero"],
+                                   page=request.url, product="SKU-1")
+        hero = decisions.get("hero")  # None: render the page's default content
+
+    The visitor id is the collector's first-party ``cl_vid`` cookie as the browser sent it to
+    the site (None without one: the defaults, outside the experiment). The API applies the same
+    holdout, rules, bandit and decision log as for the snippet; a page that renders a decision
+    reports it with a ``personalization_shown`` event carrying ``decision_id``, ``slot``,
+    ``variant`` and ``arm`` (the snippet does it for an element with ``data-cl-decision``).
+
+    A page must render whatever happens: when the API is slow (``timeout_s``) or unavailable
+    the answer is ``{}`` (logged, counted in ``stats["failed"]``); a request the API refuses
+    (4xx) raises :class:`DecisionRefused` naming the field, since retrying cannot fix it.
+    """
+
+    def __init__(self, api_url: str, *, token: str, timeout_s: float = 0.25,
+                 session: requests.Session | None = None) -> None:
+        if not token:
+            raise ValueError("token: the API's CLICKLOOP_API_TOKEN is required")
+        self.endpoint = api_url.rstrip("/") + "/v1/decisions"
+        self.timeout_s = timeout_s
+        self._session = session or requests.Session()
+        self._session.headers.update({"User-Agent": USER_AGENT,
+                                      "Authorization": f"Bearer {token}"})
+        self.stats = {"decided": 0, "failed": 0}
+
+    def decide(self, visitor_id: str | None, slots: list[str] | tuple[str, ...], *,
+               page: str | None = None, product: str | None = None) -> dict[str, dict[str, Any]]:
+        """Slot name -> decision (as the API answers it) for ``slots``; ``{}`` on failure."""
+        body: dict[str, Any] = {"visitor_id": visitor_id, "slots": list(slots)}
+        if page is not None:
+            body["page"] = page[:2048]
+        if product is not None:
+            body["product"] = product
+        try:
+            response = self._session.post(self.endpoint, json=body, timeout=self.timeout_s)
+        except requests.RequestException as exc:
+            return self._failed(f"unreachable ({exc})")
+        if response.status_code >= 500:
+            return self._failed(f"answered {response.status_code}")
+        try:
+            document = response.json()
+        except ValueError:
+            return self._failed(f"answered {response.status_code} without JSON")
+        if not response.ok:
+            raise DecisionRefused(response.status_code, str(document.get("error")),
+                                  document.get("field"))
+        self.stats["decided"] += 1
+        return {d["slot"]: d for d in document.get("decisions", [])}
+
+    def _failed(self, why: str) -> dict[str, dict[str, Any]]:
+        self.stats["failed"] += 1
+        log.warning("decision API %s %s: rendering the default content", self.endpoint, why)
+        return {}
+
+    def close(self) -> None:
+        self._session.close()
 
 
 def _retry_after(response: requests.Response) -> float | None:

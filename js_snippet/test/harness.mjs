@@ -103,6 +103,15 @@ export class Network {
   }
 
   answerDecide(url, init) {
+    const many = new URL(url).searchParams.get('slots')
+    if (many) {
+      // all of a page's slots at once: any slot failing fails the request, as the API does
+      const answers = many.split(',').map((slot) => this.decide[slot])
+      const bad = answers.find((a) => a === undefined || a === 'down' || typeof a == 'number')
+      if (bad === undefined && answers.every((a) => typeof a == 'object')) return Promise.resolve(this.ok(url, { decisions: answers }))
+      if (typeof bad == 'number') return Promise.resolve({ status: bad, ok: false, url })
+      return Promise.reject(new TypeError('Failed to fetch'))
+    }
     const slot = new URL(url).searchParams.get('slot')
     const answer = this.decide[slot]
     if (answer === 'hang') return new Promise((resolve) => this.hanging.push(() => resolve(this.ok(url, { decision_id: 'late', slot, variant: 'late', content: { html: 'LATE' } }))))

@@ -157,3 +157,56 @@ test('consent denied: the API is asked without credentials; with denied: none no
   assert.deepEqual(none.network.requests, [])
   assert.equal(none.document.getElementById('s').innerHTML, '<p>Default</p>')
 })
+
+const recommended = { decision_id: 'd-3', slot: 'recommended', variant: 'picks', arm: 'rules', content: { text: 'Picks' } }
+
+test('all of a page’s declarative slots are asked in one request', async () => {
+  const network = new Network()
+  network.decide.hero = decision
+  network.decide.recommended = recommended
+  const page = await openPage({
+    html: '<div id="s" data-cl-slot="hero">A</div><div id="r" data-cl-slot="recommended">B</div>',
+    before: init({}),
+    network,
+  })
+  await page.tick(1000)
+  const asked = page.network.requests.filter((r) => r.url.includes('/v1/decide'))
+  assert.deepEqual(asked.map((r) => r.url), ['https://c.test/v1/decide?slots=hero,recommended'])
+  assert.equal(page.document.getElementById('s').innerHTML, '<b>Spring sale</b>')
+  assert.equal(page.document.getElementById('r').textContent, 'Picks')
+  assert.deepEqual(decided(page), [
+    ['personalization_shown', shown],
+    ['personalization_shown', { decision_id: 'd-3', slot: 'recommended', variant: 'picks', arm: 'rules' }],
+  ])
+})
+
+test('one slot refused (404) keeps every default and records nothing', async () => {
+  const network = new Network()
+  network.decide.hero = decision
+  network.decide.sidebar = 404
+  const page = await openPage({
+    html: '<div id="s" data-cl-slot="hero">A</div><div id="x" data-cl-slot="sidebar">B</div>',
+    before: init({}),
+    network,
+  })
+  await page.tick(1000)
+  assert.equal(page.document.getElementById('s').innerHTML, 'A')
+  assert.equal(page.document.getElementById('x').innerHTML, 'B')
+  assert.deepEqual(page.network.delivered, [])
+})
+
+test('a slot the server rendered is recorded from data-cl-decision, not asked again', async () => {
+  const attribute = JSON.stringify({ decision_id: 'd-9', slot: 'recommended', variant: 'picks', arm: 'holdout' })
+  const page = await openPage({
+    html: `<div id="r" data-cl-slot="recommended" data-cl-decision='${attribute}'><a id="a" href="/p/1">P</a></div>` +
+      '<div id="bad" data-cl-slot="hero" data-cl-decision="{not json">D</div>',
+    before: init({}),
+  })
+  await page.tick(0)
+  page.click('#a')
+  await page.tick(1000)
+  assert.deepEqual(page.network.requests.filter((r) => r.url.includes('/v1/decide')), [])
+  const served = { decision_id: 'd-9', slot: 'recommended', variant: 'picks', arm: 'holdout' }
+  assert.deepEqual(decided(page), [['personalization_shown', served], ['personalization_click', served]])
+  assert.equal(page.document.getElementById('bad').innerHTML, 'D')
+})

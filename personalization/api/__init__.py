@@ -1,7 +1,11 @@
 """The decision API: a Flask app (one blueprint per audience) served by gunicorn.
 
-- :mod:`.browser`: ``GET /v1/decide`` for the snippet (cookie only, CORS allowlist);
-- :mod:`.backend`: ``GET``/``DELETE /v1/visitors/<id>``, ``GET /v1/model`` (bearer token);
+- :mod:`.browser`: ``GET /v1/decide`` for the snippet (cookie only, CORS allowlist), answered
+  by a WSGI fast path in front of Flask (:class:`.browser.FastDecide`: the hottest route);
+- :mod:`.backend`: ``POST /v1/decisions`` (server-side rendering), ``GET``/``DELETE
+  /v1/visitors/<id>``, ``GET /v1/model`` (bearer token);
+- :mod:`.deciding`: what both decision routes share (one profile read for several slots, the
+  bounded decision log);
 - ``GET /v1/health``: store reachable, rules in force (and the last reload error, if any).
 
 Configuration is assembled in :func:`create_app` as in Flask's tutorial: the settings
@@ -38,6 +42,7 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     )
     errors.init_app(app)
     app.register_blueprint(browser.bp)
+    app.wsgi_app = browser.FastDecide(app.wsgi_app, app)  # type: ignore[method-assign]
     app.register_blueprint(backend.bp)
     app.add_url_rule("/v1/health", "health", health)
     logging.getLogger("clickloop").setLevel(logging.INFO)

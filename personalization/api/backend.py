@@ -1,4 +1,5 @@
-"""Backend routes (bearer token): a visitor's profile and score, forgetting, model metrics.
+"""Backend routes (bearer token): decisions for server-side rendering, a visitor's profile and
+score, forgetting, model metrics.
 
 ``DELETE /v1/visitors/<id>`` and ``DELETE /v1/users/<id>`` forget a person everywhere
 (:mod:`personalization.erase`): store, suppression list for the batch jobs, audit log.
@@ -13,11 +14,13 @@ import hmac
 
 from flask import Blueprint, Response, jsonify, request
 
+from personalization.api.deciding import MAX_SLOTS, UnknownSlot, decide_slots, json_response
 from personalization.api.errors import error
 from personalization.api.services import services
 from personalization.erase import erase
 from personalization.holdout import arm_of
 from personalization.profile import public_dict
+from personalization.rules.parse import NAME_HINT
 from personalization.segments import segment_of
 from personalization.stitching import read_person
 from tracker.contract.ids import is_valid_id
@@ -26,6 +29,9 @@ from tracker.erasure import Kind
 
 bp = Blueprint("backend", __name__)
 MAX_USER_ID = EVENT.fields["user_id"].kind.max_len
+MAX_URL = EVENT.fields["url"].kind.max_len
+MAX_SKU = 64  # the contract's product.sku
+DECISION_FIELDS = frozenset({"visitor_id", "slots", "page", "product"})
 
 
 @bp.before_request
@@ -94,6 +100,45 @@ def _erase(kind: Kind, identifier: str) -> Response:
     forgotten = erase(svc.store, svc.settings.state_dir, kind, identifier, now=svc.clock(),
                       origin="api")
     return jsonify({"forgotten": identifier, "removed": forgotten.as_dict()})
+
+
+@bp.post("/v1/decisions")
+def decisions() -> Response:
+    """A site backend's decisions for the visitor whose ``cl_vid`` cookie it read, several slots
+    at once, so the next page is rendered personalized on the server (no flicker).
+
+    Body: ``{"visitor_id": "<cl_vid or null>", "slots": ["hero", ...], "page": "<url>",
+    "product": "<sku on the page>"}`` (``page`` and ``product`` optional). The answer is
+    ``{"decisions": [...]}``, each as the browser route's; the page reports each one it shows
+    (``personalization_shown``) exactly as the snippet does, so outcomes are attributed alike.
+    """
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error(400, "send a JSON object: {\"visitor_id\": ..., \"slots\": [...]}", "body")
+    unknown = sorted(set(body) - DECISION_FIELDS)
+    if unknown:
+        return error(400, f"unknown field {unknown[0]!r}; accepted: "
+                          f"{', '.join(sorted(DECISION_FIELDS))}", unknown[0])
+    visitor_id = body.get("visitor_id")
+    if visitor_id is not None and not is_valid_id(visitor_id):
+        return error(400, f"visitor_id: the cl_vid cookie's value or null; at most 64 "
+                          f"characters, {ID_HINT}", "visitor_id")
+    slots = body.get("slots")
+    if not (isinstance(slots, list) and 0 < len(slots) <= MAX_SLOTS
+            and all(is_valid_id(s) for s in slots) and len(set(slots)) == len(slots)):
+        return error(400, f"slots: a list of 1 to {MAX_SLOTS} different slot names "
+                          f"({NAME_HINT})", "slots")
+    page, product = body.get("page"), body.get("product")
+    if page is not None and not (isinstance(page, str) and 0 < len(page) <= MAX_URL):
+        return error(400, f"page: the page's URL, 1 to {MAX_URL} characters", "page")
+    if product is not None and not (isinstance(product, str) and 0 < len(product) <= MAX_SKU):
+        return error(400, f"product: the sku shown on the page, 1 to {MAX_SKU} characters",
+                     "product")
+    try:
+        made = decide_slots(services(), visitor_id, slots, page=page, product=product)
+    except UnknownSlot as exc:
+        return error(404, str(exc), "slots")
+    return json_response({"decisions": [d.response() for d in made]})
 
 
 @bp.get("/v1/model")

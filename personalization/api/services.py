@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 from flask import current_app
 
-from personalization.api.decision_log import DecisionLog
+from personalization.api.decision_log import DecisionLog, LogGate
 from personalization.bandit.policy import PolicyView, from_state
 from personalization.rules import RulesSource
 from personalization.stores import DecisionLogStore, DecisionStore, ErasureStore
@@ -36,6 +36,7 @@ class Services:
     rules: RulesSource
     clock: Callable[[], float] = time.time
     decisions: DecisionLog = field(init=False)
+    gate: LogGate = field(default_factory=LogGate)  # bounds what anonymous calls can log
     _popular: list[dict[str, Any]] = field(default_factory=list)
     _popular_at: float = float("-inf")
     rng: np.random.Generator = field(default_factory=np.random.default_rng)

@@ -59,9 +59,12 @@ class BanditLearner:
     """Pending bandit decisions per profile and the statistics they are learned into."""
 
     def __init__(self, reward_of: Callable[[str], str | None],
-                 lookup: Callable[[str], dict[str, Any] | None] | None = None):
+                 lookup: Callable[[str], dict[str, Any] | None] | None = None,
+                 on_learn: Callable[[Pending, float], None] | None = None):
         self.reward_of = reward_of  # slot -> its configured reward (None: no bandit now)
         self.lookup = lookup or (lambda decision_id: None)
+        # outcomes learned elsewhere (several workers, one shared learner) instead of here
+        self.on_learn = on_learn
         self.slots: dict[str, LinearArms] = {}
         self.pending: dict[str, list[Pending]] = {}
         # decisions of each open session already learned: repeated reports are ignored
@@ -136,7 +139,10 @@ class BanditLearner:
             del self.pending[profile_id]
 
     def _learn(self, profile_id: str, p: Pending, reward: float) -> None:
-        self.slots.setdefault(p.slot, LinearArms()).update(p.variant, p.x, reward)
+        if self.on_learn is not None:
+            self.on_learn(p, reward)
+        else:
+            self.slots.setdefault(p.slot, LinearArms()).update(p.variant, p.x, reward)
         self.learned.setdefault(profile_id, []).append(p.decision_id)
         if reward:
             self.counters.rewarded += 1

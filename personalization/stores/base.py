@@ -47,14 +47,31 @@ class Checkpoint:
     offsets: dict[str, int]  # "topic:partition" -> next offset to read
     profiles: list[Profile]
     sources: dict[str, str]  # profile id -> "topic:partition" it is read from
-    worker_state: bytes  # pickled model + engine state
-    summary: dict[str, Any]  # model summary for the API
+    # pickled model + engine state, and the model summary for the API; None when a shared
+    # learner owns the model (see personalization.learner): then neither is written
+    worker_state: bytes | None
+    summary: dict[str, Any] | None
     graph: GraphDelta = field(default_factory=GraphDelta)
     popular: list[dict[str, Any]] = field(default_factory=list)
     bandit: dict[str, Any] | None = None  # the slots' bandit statistics, JSON, for the API
     tombstone_cursor: str = "0"  # newest tombstone the worker has applied
     # visitor id -> profile id of its linked session, None to unlink (see stitching)
     links: dict[str, str | None] = field(default_factory=dict)
+    # "topic:partition" -> pickled state that moves with the partition (the bandit decisions
+    # of its visitors still waiting for an outcome), for whichever worker owns it next
+    partition_states: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass
+class ModelSnapshot:
+    """What the shared learner publishes, atomically with the label offsets it has read."""
+
+    group: str
+    version: int  # increases by one per publication
+    blob: bytes  # pickled learner state (model, bandit statistics, de-duplication keys)
+    summary: dict[str, Any]  # model summary for the API (as a worker's checkpoint writes it)
+    bandit: dict[str, Any]  # the slots' bandit statistics, JSON, for the API
+    offsets: dict[str, int]  # "labels topic:partition" -> next offset to read
 
 
 @dataclass
@@ -162,6 +179,19 @@ class CheckpointStore(StoreConnection, Protocol):
 
     def save(self, checkpoint: Checkpoint) -> SaveResult:
         """Write a checkpoint atomically (see the module docstring)."""
+
+    def load_partition_state(self, group: str, source: str) -> bytes | None:
+        """The state the last owner of ``source`` checkpointed for it, if any."""
+
+    def model_version(self, group: str) -> int:
+        """Version of the latest shared model snapshot (0: none yet)."""
+
+    def load_model(self, group: str) -> ModelSnapshot | None:
+        """The latest shared model snapshot, with the learner's offsets."""
+
+    def save_model(self, snapshot: ModelSnapshot) -> None:
+        """Publish a model snapshot, its summary and bandit statistics and the learner's
+        offsets in one transaction."""
 
 
 class ReportStore(StoreConnection, Protocol):

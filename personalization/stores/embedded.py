@@ -28,6 +28,7 @@ from personalization.stores import shared
 from personalization.stores.base import (
     Checkpoint,
     GraphCounts,
+    ModelSnapshot,
     SaveResult,
     StoreError,
     WorkerCheckpoint,
@@ -53,6 +54,9 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE TABLE IF NOT EXISTS pairs (
     kind TEXT, a TEXT, b TEXT, n INTEGER NOT NULL, PRIMARY KEY (kind, a, b)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS partition_states (
+    grp TEXT, source TEXT, state BLOB NOT NULL, PRIMARY KEY (grp, source));
+CREATE TABLE IF NOT EXISTS models (grp TEXT PRIMARY KEY, version INTEGER NOT NULL, blob BLOB);
 CREATE TABLE IF NOT EXISTS tombstones (
     id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, at REAL NOT NULL);
 """
@@ -312,9 +316,13 @@ class EmbeddedStore(shared.LogsDecisionsInBatches):
                 "DO UPDATE SET next = excluded.next",
                 [(checkpoint.group, source, offset)
                  for source, offset in checkpoint.offsets.items()])
-            conn.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)",
-                         (checkpoint.group, checkpoint.worker_state,
-                          shared.dumps(checkpoint.summary), time.time()))
+            if checkpoint.worker_state is not None:
+                conn.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)",
+                             (checkpoint.group, checkpoint.worker_state,
+                              shared.dumps(checkpoint.summary), time.time()))
+            conn.executemany("INSERT OR REPLACE INTO partition_states VALUES (?, ?, ?)",
+                             [(checkpoint.group, source, state)
+                              for source, state in checkpoint.partition_states.items()])
             self._save_graph(conn, checkpoint)
             conn.execute("COMMIT")
         except BaseException:
@@ -353,9 +361,57 @@ class EmbeddedStore(shared.LogsDecisionsInBatches):
             conn.execute("INSERT OR REPLACE INTO kv VALUES ('bandit', ?)",
                          (shared.dumps(checkpoint.bandit),))
 
+    def load_partition_state(self, group: str, source: str) -> bytes | None:
+        row = self._conn("profiles").execute(
+            "SELECT state FROM partition_states WHERE grp = ? AND source = ?",
+            (group, source)).fetchone()
+        return row[0] if row else None
+
+    # --- shared model ---------------------------------------------------------------------------
+
+    def model_version(self, group: str) -> int:
+        row = self._conn("profiles").execute(
+            "SELECT version FROM models WHERE grp = ?", (group,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def load_model(self, group: str) -> ModelSnapshot | None:
+        conn = self._conn("profiles")
+        row = conn.execute("SELECT version, blob FROM models WHERE grp = ?", (group,)).fetchone()
+        if not row:
+            return None
+        offsets = dict(conn.execute("SELECT source, next FROM offsets WHERE grp = ?",
+                                    (_learner_group(group),)))
+        return ModelSnapshot(group, int(row[0]), row[1], self.model_summary(group) or {},
+                             self.bandit_state() or {}, offsets)
+
+    def save_model(self, snapshot: ModelSnapshot) -> None:
+        conn = self._conn("profiles")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("INSERT OR REPLACE INTO models VALUES (?, ?, ?)",
+                         (snapshot.group, snapshot.version, snapshot.blob))
+            conn.executemany(
+                "INSERT INTO offsets VALUES (?, ?, ?) ON CONFLICT (grp, source) "
+                "DO UPDATE SET next = excluded.next",
+                [(_learner_group(snapshot.group), source, offset)
+                 for source, offset in snapshot.offsets.items()])
+            conn.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, NULL, ?, ?)",
+                         (snapshot.group, shared.dumps(snapshot.summary), time.time()))
+            conn.execute("INSERT OR REPLACE INTO kv VALUES ('bandit', ?)",
+                         (shared.dumps(snapshot.bandit),))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
     # --- reports ------------------------------------------------------------------------------
 
     def iter_profiles(self) -> Iterator[Profile]:
         cursor = self._conn("profiles").execute("SELECT data FROM profiles")
         for (data,) in cursor:
             yield from_dicts(json.loads(data))
+
+
+def _learner_group(group: str) -> str:
+    """The learner's offsets share the offsets table under their own group name."""
+    return group + "\x1flearner"

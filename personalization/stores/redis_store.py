@@ -19,6 +19,9 @@ key                              what
 ``popular``                      string: the popular items JSON
 ``bandit``                       string: the slots' bandit statistics JSON (last checkpoint)
 ``tombstones``                   stream: ``key``, ``at`` (see :mod:`personalization.forgetting`)
+``partition-state:<group>``      hash: ``topic:partition`` -> pickled state that moves with it
+``model:<group>``                hash: ``version``, ``blob`` (the shared learner's snapshot)
+``learner-offsets:<group>``      hash: labels ``topic:partition`` -> next offset (the learner)
 ``decision:<decision id>``       string with a TTL: the decision record
 ``decisions:<profile id>``       list: that profile's recent decision ids (to forget them)
 ===============================  ===============================================================
@@ -48,6 +51,7 @@ from personalization.stores import shared
 from personalization.stores.base import (
     Checkpoint,
     GraphCounts,
+    ModelSnapshot,
     SaveResult,
     StoreError,
     WorkerCheckpoint,
@@ -325,9 +329,13 @@ class RedisStore(shared.LogsDecisionsInBatches):
                     pipe.zrem(self.k("open", source), pid)
         if checkpoint.offsets:
             pipe.hset(self.k("offsets", checkpoint.group), mapping=checkpoint.offsets)
-        pipe.hset(self.k("state", checkpoint.group), mapping={
-            "worker_state": checkpoint.worker_state, "summary": shared.dumps(checkpoint.summary),
-            "saved": repr(time.time())})
+        if checkpoint.partition_states:
+            pipe.hset(self.k("partition-state", checkpoint.group),
+                      mapping=checkpoint.partition_states)
+        if checkpoint.worker_state is not None:
+            pipe.hset(self.k("state", checkpoint.group), mapping={
+                "worker_state": checkpoint.worker_state,
+                "summary": shared.dumps(checkpoint.summary), "saved": repr(time.time())})
         delta = checkpoint.graph
         if delta.items:
             pipe.hset(self.k("items"), mapping={sku: shared.dumps(info)
@@ -342,6 +350,39 @@ class RedisStore(shared.LogsDecisionsInBatches):
             pipe.set(self.k("popular"), shared.dumps(checkpoint.popular))
         if checkpoint.bandit is not None:
             pipe.set(self.k("bandit"), shared.dumps(checkpoint.bandit))
+
+    def load_partition_state(self, group: str, source: str) -> bytes | None:
+        return self.r.hget(self.k("partition-state", group), source)
+
+    # --- shared model ---------------------------------------------------------------------------
+
+    def model_version(self, group: str) -> int:
+        version = self.r.hget(self.k("model", group), "version")
+        return int(version) if version else 0
+
+    def load_model(self, group: str) -> ModelSnapshot | None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hmget(self.k("model", group), ["version", "blob"])
+        pipe.hgetall(self.k("learner-offsets", group))
+        pipe.hget(self.k("state", group), "summary")
+        pipe.get(self.k("bandit"))
+        (version, blob), offsets, summary, bandit = pipe.execute()
+        if not version:
+            return None
+        return ModelSnapshot(group, int(version), blob, json.loads(summary) if summary else {},
+                             json.loads(bandit) if bandit else {},
+                             {k.decode(): int(v) for k, v in offsets.items()})
+
+    def save_model(self, snapshot: ModelSnapshot) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(self.k("model", snapshot.group),
+                  mapping={"version": snapshot.version, "blob": snapshot.blob})
+        if snapshot.offsets:
+            pipe.hset(self.k("learner-offsets", snapshot.group), mapping=snapshot.offsets)
+        pipe.hset(self.k("state", snapshot.group), mapping={
+            "summary": shared.dumps(snapshot.summary), "saved": repr(time.time())})
+        pipe.set(self.k("bandit"), shared.dumps(snapshot.bandit))
+        pipe.execute()
 
     # --- reports ------------------------------------------------------------------------------
 

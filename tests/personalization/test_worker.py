@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -25,6 +24,7 @@ from personalization.worker import Worker
 from simulation.intent_stream import generate
 from tests.embedded.events import produce
 from tests.personalization.builders import START, add, buy, event, view
+from tests.personalization.running import InThread
 from tests.waiting import wait_until
 from tracker.settings import PROJECT_ROOT, Settings
 
@@ -92,26 +92,13 @@ def stored_total(store: Store, group: str) -> int:
     return sum(store.load_checkpoint(group).offsets.values())
 
 
-class RunningWorker:
+class RunningWorker(InThread):
     """A worker in a thread of this process; ``stop()`` checkpoints and leaves the group."""
 
     def __init__(self, settings: Settings, store: Store, bootstrap: str):
         self.worker = Worker(settings, store, bootstrap=bootstrap)
-        self.stop_event = threading.Event()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.worker.run(self.stop_event, consumer_config={"max_poll_records": 50})
-        except BaseException as exc:  # the crash test wants to see it
-            self.error = exc
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout=60)
-        assert not self.thread.is_alive()
+        super().__init__(
+            lambda stop: self.worker.run(stop, consumer_config={"max_poll_records": 50}))
 
 
 def send_raw(bootstrap: str, topic: str, value: bytes) -> None:

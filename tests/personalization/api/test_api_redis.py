@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -121,3 +122,56 @@ def test_two_instances_on_redis_agree_and_see_each_others_writes(
     assert requests.get(f"{second}/v1/visitors/ann", headers=auth, timeout=10).status_code == 404
     after = decide(second, "hero", "ann")
     assert (after["segment"], after["intent"]) == ("new_visitor", None)
+
+
+def decision_keys(store: RedisStore) -> int:
+    return sum(1 for _ in store.r.scan_iter(match=store.k("decision", "*"), count=1000))
+
+
+def test_anonymous_calls_cannot_grow_the_shared_decision_log(
+        two_apis: tuple[str, str, RedisStore]) -> None:
+    first, second, store = two_apis
+    rng = random.Random(17)
+    logged = decide(first, "hero", "bob")["decision_id"]  # a real visitor's decision is kept
+    wait_until(lambda: store.decision(logged), timeout=30, interval=0.05,
+               what="bob's decision in the log")
+    before = decision_keys(store)
+    for i in range(300):
+        url = (first, second)[i % 2]
+        cookie = {"cl_vid": f"{rng.getrandbits(128):032x}"}
+        unknown = requests.get(f"{url}/v1/decide", params={"slot": f"s{rng.getrandbits(32):x}"},
+                               cookies=cookie, timeout=10)
+        assert unknown.status_code == 404 and unknown.json()["field"] == "slot"
+        known = requests.get(f"{url}/v1/decide", params={"slot": "hero"}, cookies=cookie,
+                             timeout=10)
+        assert known.status_code == 200 and known.json()["segment"] == "new_visitor"
+    # a real visitor's decision made after them is logged: the buffers were flushed past them
+    last = decide(second, "recommended", "ann")["decision_id"]
+    wait_until(lambda: store.decision(last), timeout=30, interval=0.05,
+               what="ann's decision in the log")
+    assert decision_keys(store) == before + 1
+
+
+def test_a_backend_decides_several_slots_with_the_same_holdout_and_log(
+        two_apis: tuple[str, str, RedisStore]) -> None:
+    first, second, store = two_apis
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    for visitor in VISITORS:
+        r = requests.post(f"{first}/v1/decisions", headers=auth, timeout=10, json={
+            "visitor_id": visitor, "slots": ["hero", "recommended"],
+            "page": "https://shop.example.com/p/JK-1", "product": "JK-1"})
+        assert r.status_code == 200, r.text
+        hero, rec = r.json()["decisions"]
+        browser = decide(second, "hero", visitor)
+        left, right = same_decision(hero, browser)
+        assert left == right, visitor  # the browser route decides the same
+        assert "JK-1" not in [i["sku"] for i in rec["recommendations"]]  # not next to itself
+    r = requests.post(f"{second}/v1/decisions", headers=auth, timeout=10,
+                      json={"visitor_id": "ann", "slots": ["hero"], "page": "https://s/x"})
+    decision = r.json()["decisions"][0]
+    record = wait_until(lambda: store.decision(decision["decision_id"]), timeout=30,
+                        interval=0.05, what="the backend's decision in the log")
+    assert (record["profile_id"], record["arm"], record["context"]["page"]) == \
+        ("ann", decision["arm"], "https://s/x")
+    assert requests.post(f"{first}/v1/decisions", timeout=10,
+                         json={"visitor_id": "ann", "slots": ["hero"]}).status_code == 401

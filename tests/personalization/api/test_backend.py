@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from flask.testing import FlaskClient
 
 from personalization.forgetting import forget_key
@@ -71,3 +72,69 @@ def test_model_metrics_for_the_backend(client: FlaskClient, store: CountingStore
     assert body["model"] == "logreg" and body["labels"] > 0
     empty = make_app(EmbeddedStore(tmp_path / "empty"), tmp_path).test_client()
     assert empty.get("/v1/model", headers=AUTH).status_code == 404
+
+
+def post_decisions(client: FlaskClient, body: object, **headers: str):
+    response = client.post("/v1/decisions", json=body, headers={**AUTH, **headers})
+    client.application.extensions["clickloop_personalization"].decisions.flush()
+    return response
+
+
+def test_a_backend_gets_and_logs_decisions_for_several_slots(client: FlaskClient,
+                                                             store: CountingStore) -> None:
+    r = post_decisions(client, {"visitor_id": "ann", "slots": ["hero", "recommended"],
+                                "page": "https://shop.example.com/p/CP-1", "product": "CP-1"})
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    hero, rec = r.get_json()["decisions"]
+    assert (hero["variant"], hero["arm"], hero["segment"]) == ("discount", "rules",
+                                                                "cart_abandoner")
+    assert rec["variant"] == "complete_your_order"
+    assert "CP-1" not in [i["sku"] for i in rec["recommendations"]]  # the page's own product
+    assert CountingStore.reads == 1
+    record = store.decision(hero["decision_id"])
+    assert record is not None and record["profile_id"] == "ann"
+    assert record["context"]["page"] == "https://shop.example.com/p/CP-1"
+    assert record["context"]["product"] == "CP-1"
+
+
+def test_the_backend_route_keeps_the_holdout(store: CountingStore, tmp_path: Path) -> None:
+    client = make_app(store, tmp_path, holdout_share=1.0).test_client()
+    hero, rec = post_decisions(client, {"visitor_id": "ann",
+                                        "slots": ["hero", "recommended"]}).get_json()["decisions"]
+    assert (hero["variant"], hero["arm"], rec["variant"]) == ("default", "holdout", "bestsellers")
+    assert store.decision(hero["decision_id"])["arm"] == "holdout"
+
+
+def test_without_a_visitor_the_backend_gets_defaults_outside_the_experiment(
+        client: FlaskClient, store: CountingStore) -> None:
+    (hero,) = post_decisions(client, {"visitor_id": None, "slots": ["hero"]}
+                             ).get_json()["decisions"]
+    assert hero["variant"] == "default" and "arm" not in hero
+    assert CountingStore.reads == 0 and store.decision(hero["decision_id"]) is None
+
+
+@pytest.mark.parametrize(("body", "field", "message"), [
+    (["hero"], "body", "JSON object"),
+    ({"visitor_id": "ann"}, "slots", "list of 1 to 10"),
+    ({"visitor_id": "ann", "slots": []}, "slots", "list of 1 to 10"),
+    ({"visitor_id": "ann", "slots": ["hero", "hero"]}, "slots", "different"),
+    ({"visitor_id": "ann", "slots": ["bad name"]}, "slots", "letters, digits"),
+    ({"visitor_id": "not an id", "slots": ["hero"]}, "visitor_id", "cl_vid"),
+    ({"visitor_id": 7, "slots": ["hero"]}, "visitor_id", "cl_vid"),
+    ({"visitor_id": "ann", "slots": ["hero"], "page": ""}, "page", "URL"),
+    ({"visitor_id": "ann", "slots": ["hero"], "product": "x" * 65}, "product", "sku"),
+    ({"visitor_id": "ann", "slots": ["hero"], "user_id": "u"}, "user_id", "unknown field"),
+])
+def test_bad_backend_decision_requests_get_400_naming_the_field(
+        client: FlaskClient, body: object, field: str, message: str) -> None:
+    r = post_decisions(client, body)
+    assert r.status_code == 400
+    assert r.get_json()["field"] == field and message in r.get_json()["error"]
+
+
+def test_unknown_slots_and_missing_tokens_are_refused(client: FlaskClient) -> None:
+    r = post_decisions(client, {"visitor_id": "ann", "slots": ["hero", "sidebar"]})
+    assert (r.status_code, r.get_json()["field"]) == (404, "slots")
+    assert "'sidebar'" in r.get_json()["error"]
+    anonymous = client.post("/v1/decisions", json={"visitor_id": "ann", "slots": ["hero"]})
+    assert anonymous.status_code == 401

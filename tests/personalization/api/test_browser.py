@@ -3,6 +3,8 @@ embedded store."""
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -69,9 +71,63 @@ def test_an_unknown_visitor_is_a_new_visitor_in_the_experiment(client: FlaskClie
     assert (body["variant"], body["arm"], body["segment"]) == ("default", "rules", "new_visitor")
 
 
-def test_unknown_slot_gets_the_default_and_empty_content(client: FlaskClient) -> None:
-    body = decide(client, "slot=sidebar", "ann").get_json()
-    assert (body["variant"], body["content"], body["recommendations"]) == ("default", {}, [])
+def test_an_unknown_slot_is_refused_and_nothing_is_logged(client: FlaskClient,
+                                                         store: CountingStore) -> None:
+    r = decide(client, "slot=sidebar", "ann")
+    assert r.status_code == 404
+    assert r.get_json()["field"] == "slot" and "'sidebar'" in r.get_json()["error"]
+    assert "hero" in r.get_json()["error"]  # names the slots that exist
+    assert CountingStore.reads == 0  # refused before any store read
+    many = decide(client, "slots=hero,sidebar", "ann")
+    assert (many.status_code, many.get_json()["field"]) == (404, "slots")
+
+
+def test_all_of_a_pages_slots_in_one_request(client: FlaskClient, store: CountingStore) -> None:
+    r = decide(client, "slots=hero,recommended", "ann", Origin=ORIGIN)
+    assert r.status_code == 200 and r.headers["Access-Control-Allow-Origin"] == ORIGIN
+    hero, rec = r.get_json()["decisions"]
+    assert (hero["slot"], hero["variant"], rec["slot"], rec["variant"]) == \
+        ("hero", "discount", "recommended", "complete_your_order")
+    assert CountingStore.reads == 1  # one profile read for both
+    assert store.decision(hero["decision_id"])["slot"] == "hero"
+    assert store.decision(rec["decision_id"])["slot"] == "recommended"
+    # the same as asking one by one
+    single = decide(client, "slot=recommended", "ann").get_json()
+    assert single["recommendations"] == rec["recommendations"]
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("slots=", "slots is empty"),
+    ("slots=hero,hero", "different slots"),
+    ("slots=" + ",".join(f"s{i}" for i in range(11)), "1 to 10"),
+    ("slots=hero,bad%20name", "letters, digits"),
+    ("slots=hero&slot=recommended", "not both"),
+])
+def test_malformed_slot_lists_get_400_naming_the_field(client: FlaskClient, query: str,
+                                                       message: str) -> None:
+    r = decide(client, query, "ann")
+    assert r.status_code == 400
+    assert r.get_json()["field"] == "slots" and message in r.get_json()["error"]
+
+
+def test_made_up_cookies_and_slots_do_not_grow_the_decision_log(client: FlaskClient,
+                                                                store: CountingStore) -> None:
+    def rows() -> int:
+        with closing(sqlite3.connect(store.decisions_path)) as db:
+            return db.execute("SELECT count(*) FROM decisions").fetchone()[0]
+
+    before = rows()
+    for i in range(50):
+        assert decide(client, f"slot=s{i:04x}", f"made-up-{i}").status_code == 404
+        body = decide(client, "slot=hero", f"cookie-{i:08x}").get_json()
+        assert body["arm"] in ("rules", "holdout")  # served as a new visitor, in the experiment
+        assert store.decision(body["decision_id"]) is None  # but nothing was stored
+    assert rows() == before
+    # one real cookie replayed: logged up to the gate's bound for its current profile state
+    svc = client.application.extensions["clickloop_personalization"]
+    for _ in range(svc.gate.per_state + 20):
+        decide(client, "slot=hero", "bob")
+    assert rows() == before + svc.gate.per_state
 
 
 @pytest.mark.parametrize(("query", "message"), [

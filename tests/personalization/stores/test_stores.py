@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from collections import Counter
 
@@ -10,7 +11,7 @@ import pytest
 from personalization.forgetting import forget_key
 from personalization.profile import Profile, Session, Snapshot
 from personalization.recommend import GraphDelta
-from personalization.stores import Checkpoint, Store
+from personalization.stores import Checkpoint, ModelSnapshot, Store
 
 pytestmark = pytest.mark.redis
 
@@ -133,3 +134,48 @@ def test_decisions_made_before_a_forget_are_not_logged_after_it(store: Store) ->
 
 def test_ping_answers(store: Store) -> None:
     store.ping()
+
+
+def test_labelled_snapshots_keep_their_label_across_a_checkpoint(store: Store) -> None:
+    ann = profile("ann", open_until=100.0)
+    assert ann.session is not None
+    ann.session.pending = [Snapshot([1.0], 0.3, 1, True), Snapshot([2.0], 0.1, 1)]
+    store.save(checkpoint([ann], {"events:1": 3}))
+    back = store.load_profile("ann")
+    assert back is not None and back.session is not None
+    assert back.session.pending == [Snapshot([1.0], 0.3, 1, True), Snapshot([2.0], 0.1, 1)]
+
+
+def test_a_shared_model_workers_checkpoint_keeps_partition_states_not_a_model(
+        store: Store) -> None:
+    shared = Checkpoint(group="g", offsets={"events:0": 5}, profiles=[profile("bob")],
+                        sources={"bob": "events:0"}, worker_state=None, summary=None,
+                        partition_states={"events:0": b"waiting-0", "events:2": b"waiting-2"})
+    store.save(shared)
+    assert store.load_checkpoint("g").worker_state is None  # the learner owns the model
+    assert store.model_summary("g") is None
+    assert store.load_checkpoint("g").offsets == {"events:0": 5}
+    assert store.load_partition_state("g", "events:2") == b"waiting-2"
+    assert store.load_partition_state("g", "events:1") is None
+    assert store.load_partition_state("other", "events:0") is None
+    store.save(dataclasses.replace(shared, partition_states={"events:0": b"later"}))
+    assert store.load_partition_state("g", "events:0") == b"later"
+    assert store.load_partition_state("g", "events:2") == b"waiting-2"  # untouched
+
+
+def test_model_snapshots_are_versioned_with_the_learners_offsets(store: Store) -> None:
+    assert store.model_version("g") == 0 and store.load_model("g") is None
+    for version in (1, 2):
+        store.save_model(ModelSnapshot(
+            group="g", version=version, blob=pickle.dumps({"v": version}),
+            summary={"labels": 10 * version}, bandit={"hero": {"v": version}},
+            offsets={"labels:0": 100 * version}))
+    assert store.model_version("g") == 2 and store.model_version("other") == 0
+    latest = store.load_model("g")
+    assert latest is not None
+    assert (latest.version, pickle.loads(latest.blob), latest.offsets) == (
+        2, {"v": 2}, {"labels:0": 200})
+    # what the API reads: the summary and the bandit statistics are the learner's
+    assert store.model_summary("g")["labels"] == 20  # type: ignore[index]
+    assert store.bandit_state() == {"hero": {"v": 2}}
+    assert store.load_checkpoint("g").offsets == {}  # the workers' offsets are apart
