@@ -5,8 +5,12 @@
    and worker, the streaming Spark job and the demo shop;
 3. send simulated shop traffic through the collector (:mod:`simulation.simulator`, asking the
    decision API for every slot as the snippet does) while showing how far the pipeline has got;
-4. wait until the lake job and the worker have read everything, then sessionize and build the
-   reports over the simulated dates of every run on the state dir (:mod:`demo.batch`);
+   meanwhile, on a first run, a child process simulates the shop's past (``--history-days``,
+   90 by default: :mod:`demo.history`) as an export of old tracking;
+4. wait until the lake job and the worker have read everything, then import the history
+   (``clickloop import events``'s job), sessionize and build the reports over the simulated
+   dates of every run on the state dir, and the customer reports over the whole history
+   (:mod:`demo.batch`);
 5. print the shop's URL, the reports, the intent model's progressive AUC and a short table;
    then keep serving until Ctrl-C (interactive runs) or stop.
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -28,10 +33,11 @@ import threading
 import time
 import webbrowser
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from demo.history import HistoryJob
 from demo.runs import (
     RunPlan,
     exclusive_state,
@@ -43,6 +49,8 @@ from demo.runs import (
 from tracker.settings import Settings
 
 CATCH_UP_TIMEOUT_S = 300.0
+HISTORY_DAYS = 90.0
+MAX_HISTORY_DAYS = 3 * 366
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="traffic seed (default: the run number in the state dir)")
     parser.add_argument("--speed", type=float, default=None,
                         help="pace the traffic: 1 = real time (default: as fast as possible)")
+    parser.add_argument("--history-days", type=float, default=HISTORY_DAYS, metavar="D",
+                        help="on a first run, import D days of simulated shop history before "
+                        "the live traffic, for the customer reports (default: 90; 0: none)")
     parser.add_argument("--no-browser", action="store_true",
                         help="do not open the shop in a web browser (servers, CI)")
     parser.add_argument("--keep-running", action=argparse.BooleanOptionalAction, default=None,
@@ -100,6 +111,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.speed is not None and args.speed <= 0:
         print("clickloop demo: --speed must be more than 0", file=sys.stderr)
         return 2
+    if not 0 <= args.history_days <= MAX_HISTORY_DAYS:
+        print(f"clickloop demo: --history-days must be between 0 and {MAX_HISTORY_DAYS}, got "
+              f"{args.history_days:g}", file=sys.stderr)
+        return 2
+    from demo.history import HISTORY_SEED
+
+    if args.history_days and args.seed == HISTORY_SEED:
+        print(f"clickloop demo: --seed {HISTORY_SEED} is the history's seed (its event ids); "
+              f"pick another or --history-days 0", file=sys.stderr)
+        return 2
     keep_running = args.keep_running
     if keep_running is None:
         keep_running = sys.stdin.isatty() and sys.stdout.isatty() and not (
@@ -121,10 +142,11 @@ def _run(args: argparse.Namespace, settings: Settings, keep_running: bool) -> in
     from embedded import jars, kafka_broker, provision
 
     logs = Path(settings.state_dir) / "demo" / "logs"
-    say("Clickloop demo: preparing (jars, snippet)")
+    say("Clickloop demo: preparing (jars, snippet, dashboard charts)")
     try:
         jars.ensure_jars(settings)
         provision.ensure_snippet()
+        provision.ensure_dashboard_assets()
     except provision.ProvisionError as exc:
         print(f"clickloop demo: {exc}", file=sys.stderr)
         return 2
@@ -156,11 +178,10 @@ def _run(args: argparse.Namespace, settings: Settings, keep_running: bool) -> in
 
 
 def _loop(args: argparse.Namespace, settings: Settings, stack: Any) -> int:
-    """Traffic, catch-up, batch, summary; 0 when everything worked, 1 when a part did not."""
-    from demo.batch import BatchError, run_batch
-    from demo.progress import Watcher, model_summary
+    """History, traffic, catch-up, batch, summary; 0 when everything worked, 1 when a part
+    did not."""
+    from demo.progress import Watcher
 
-    endpoints = stack.endpoints
     child = stack.child_settings
     history = read_history(settings)
     plan = plan_run(history, now=datetime.now(UTC), minutes=args.minutes, seed=args.seed)
@@ -168,10 +189,52 @@ def _loop(args: argparse.Namespace, settings: Settings, stack: Any) -> int:
     problems = 0
     if plan.note:
         say(f"Note: {plan.note}")
-    if plan.minutes >= 1:
-        problems += _traffic(args, settings, stack, plan, watcher)
-    else:
-        say("No traffic to simulate: the last run ended less than a minute ago.")
+    past = _start_history(args, settings, stack, plan, first_run=not history)
+    try:
+        if plan.minutes >= 1:
+            problems += _traffic(args, settings, stack, plan, watcher)
+        else:
+            say("No traffic to simulate: the last run ended less than a minute ago.")
+        problems += _finish(args, settings, stack, plan, history, watcher, past)
+        return 1 if problems else 0
+    finally:
+        if isinstance(past, HistoryJob):
+            past.stop()
+
+
+def _history_dir(settings: Settings) -> Path:
+    return Path(settings.state_dir) / "demo" / "truth-history"
+
+
+def _start_history(args: argparse.Namespace, settings: Settings, stack: Any, plan: RunPlan,
+                   *, first_run: bool) -> HistoryJob | dict[str, Any] | None:
+    """A first run's history simulation, started as a child process (so it runs while the live
+    traffic is sent); on later runs the history an earlier run made (its summary), if any."""
+    from demo.history import history_config, read_summary
+
+    made = read_summary(_history_dir(settings))
+    if made is not None or not first_run or not args.history_days:
+        return made
+    first_day = datetime(plan.start.year, plan.start.month, plan.start.day, tzinfo=UTC)
+    config = history_config(first_day, args.history_days, shop_url=stack.endpoints.shop_url)
+    assert config.start is not None
+    say(f"\nSimulating {args.history_days:g} days of shop history ({config.start:%Y-%m-%d} to "
+        f"{first_day - timedelta(days=1):%Y-%m-%d}) in the background, to import before the "
+        f"reports")
+    return HistoryJob.start(config, _history_dir(settings), stack.logs / "history.log")
+
+
+def _finish(args: argparse.Namespace, settings: Settings, stack: Any, plan: RunPlan,
+            history: list[dict[str, Any]], watcher: Any,
+            past: HistoryJob | dict[str, Any] | None) -> int:
+    """Catch-up, history import, batch, summary; the number of problems."""
+    from demo.batch import BatchError, run_batch
+    from demo.history import HistoryError
+    from demo.progress import model_summary
+
+    endpoints = stack.endpoints
+    child = stack.child_settings
+    problems = 0
     say("\nWaiting for the lake job and the personalization worker to read every event")
     target = watcher.kafka()
     ticker = _Ticker(None)
@@ -188,12 +251,43 @@ def _loop(args: argparse.Namespace, settings: Settings, stack: Any) -> int:
         say(f"  {service.name} has stopped (exit code {service.process.returncode}); end of "
             f"{service.log_path}:\n{service.log_tail(15)}")
 
+    history_summary: dict[str, Any] | None = None
+    if isinstance(past, HistoryJob):
+        try:
+            history_summary = past.wait()
+        except HistoryError as exc:
+            problems += 1
+            say(f"  {exc}")
+        else:
+            _say_history(history_summary, past.out)
+    elif past is not None:
+        history_summary = past
     start, end = report_dates(history, plan)
-    say(f"\nSessionizing and building the reports for {start} to {end} (Spark)")
+    history_start = None
+    events_file = None
+    if history_summary is not None:
+        history_start = datetime.fromisoformat(history_summary["start"]).date()
+        events_file = Path(history_summary["events_file"])
+        if not events_file.is_file():
+            events_file = None  # removed by hand: what the lake holds stays
+    say(f"\n{'Importing the history, s' if events_file else 'S'}essionizing and building the "
+        f"reports for {start} to {end}"
+        + (f", and the customer reports for {history_start} to {end}" if history_start else "")
+        + " (Spark)")
     written: dict[str, Any] = {}
+    over_history: dict[str, Any] = {}
     try:
-        summary = run_batch(start, end, env=stack.env, log_path=stack.logs / "batch.log")
+        summary = run_batch(start, end, env=stack.env, log_path=stack.logs / "batch.log",
+                            import_events=events_file, history_start=history_start)
         written = summary.get("reports", {}).get("reports", {})
+        over_history = summary.get("history_reports", {}).get("reports", {})
+        imported = summary.get("import")
+        if imported:
+            say(f"  {imported['events']:,} history events imported into the lake "
+                f"(ingest={imported['ingest']}, {imported['rejects']:,} rejected)")
+            if imported["rejects"]:
+                problems += 1
+                say(f"  the history had rejected lines: see {imported['rejects_file']}")
         sessions = summary.get("sessionize", {}).get("sessions")
         say(f"  {sessions:,} sessions in {child.lake / 'sessions'}" if sessions is not None
             else "  sessions written")
@@ -208,10 +302,16 @@ def _loop(args: argparse.Namespace, settings: Settings, stack: Any) -> int:
     say(f"Collector:   {endpoints.collector_url}  (snippet: {endpoints.collector_url}"
         f"/v1/clickloop.js)")
     say(f"Decisions:   {endpoints.api_url}/v1/decide?slot=hero")
+    if endpoints.dashboard_url:
+        say(f"Dashboard:   {endpoints.dashboard_url}")
     if written:
-        say("Reports (open in a browser):")
+        say(f"Reports {start} to {end} (open in a browser):")
         for name, item in written.items():
-            say(f"  {name:10} {Path(item['html']).resolve().as_uri()}")
+            say(f"  {name:12} {Path(item['html']).resolve().as_uri()}")
+    if over_history:
+        say(f"Reports over the history, {history_start} to {end}:")
+        for name, item in over_history.items():
+            say(f"  {name:12} {Path(item['html']).resolve().as_uri()}")
     say("")
     say(overview.model_line(model_summary(endpoints.api_url, stack.api_token)))
     for name, table in (("traffic", overview.traffic_table), ("funnels", overview.funnel_table)):
@@ -221,7 +321,17 @@ def _loop(args: argparse.Namespace, settings: Settings, stack: Any) -> int:
                 say("")
                 say(text)
     say("=" * 78)
-    return 1 if problems else 0
+    return problems
+
+
+def _say_history(summary: dict[str, Any], folder: Path) -> None:
+    """One line on the simulated past, from its ground truth."""
+    truth = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    humans, customers = truth["humans"], truth["customers"]
+    say(f"  history: {summary['events']:,} events, {humans['visits']:,} visits by "
+        f"{humans['visitors']:,} people, {customers['orders']:,} orders (EUR "
+        f"{customers['revenue']:,.2f}) by {customers['customers']:,} customers, "
+        f"{customers['repeat_customers']:,} of them repeat customers; ground truth in {folder}")
 
 
 def _traffic(args: argparse.Namespace, settings: Settings, stack: Any, plan: RunPlan,

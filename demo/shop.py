@@ -3,9 +3,11 @@
 It embeds the async loader in every page's ``<head>`` (``clickloop('init', {collector, api})``
 and ``<script async src="COLLECTOR/v1/clickloop.js">``), reports ``product_view``, ``search``,
 ``begin_checkout``, cart changes and logins with ``clickloop('track' | 'identify', ...)``, shows a
-personalized ``hero`` banner on every page and ``recommended`` products where visitors choose,
-and confirms orders server-side with the Python tracker client: the ``purchase`` is the shop's
-own record, sent with the visitor id from the collector's ``cl_vid`` cookie on the shop's request.
+personalized ``hero`` banner on every page and ``recommended`` products where visitors choose
+(rendered by the shop's own server through the decision API's backend route when it has the
+API token: server-side personalization, no flicker), and confirms orders server-side with the
+Python tracker client: the ``purchase`` is the shop's own record, sent with the visitor id from
+the collector's ``cl_vid`` cookie on the shop's request.
 
 Cart changes and logins are POSTed forms; the shop remembers the tracking call in its session
 and renders it on the page it redirects to, so an event is only sent for a change the server
@@ -22,6 +24,7 @@ collector).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -43,9 +46,11 @@ from flask import (
     session,
     url_for,
 )
+from markupsafe import Markup, escape
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from simulation import catalogue
+from tracker.client import Decider
 from tracker.contract.ids import is_valid_id
 from tracker.settings import Settings
 
@@ -71,13 +76,17 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
         # where the shop's backend reaches the collector (the same host in the demo)
         SERVER_COLLECTOR_URL=settings.demo.collector_url.rstrip("/"),
         VISITOR_COOKIE=settings.collector.cookie_name,
+        # the backend decision route: with a token the shop renders SERVER_SLOT itself
+        SERVER_API_URL=settings.demo.api_url.rstrip("/"),
+        API_TOKEN=settings.personalization.api_token,
+        SERVER_SLOT="recommended",
         SECRET_KEY=settings.demo.shop_secret or _stored_secret(settings),
         SESSION_COOKIE_NAME="shop_session",
         SESSION_COOKIE_SAMESITE="Lax",
     )
     if test_config:
         app.config.update(test_config)
-    app.extensions[EXTENSION] = {"send_event": send_event, "tracker": None}
+    app.extensions[EXTENSION] = {"send_event": send_event, "tracker": None, "decider": None}
     app.register_blueprint(bp)
     return app
 
@@ -156,7 +165,7 @@ def product(sku: str) -> str:
     _track("product_view", catalogue.item(found))
     related = [p for p in catalogue.in_category(found.category) if p.sku != sku][:3]
     return _page("product.html", "product", sku, product=found, related=related,
-                 max_quantity=MAX_QUANTITY)
+                 max_quantity=MAX_QUANTITY, on_screen=sku)
 
 
 @bp.get("/search")
@@ -264,8 +273,46 @@ def not_found(_error: Exception) -> tuple[str, int]:
 _FEATURED = ("RS-1001", "TS-2001", "AJ-3002", "GW-6001")
 
 
-def _page(template: str, kind: str, key: str = "", **context: Any) -> str:
-    return render_template(template, **_layout(kind, key), **context)
+def _page(template: str, kind: str, key: str = "", on_screen: str | None = None,
+          **context: Any) -> str:
+    layout = _layout(kind, key)
+    layout["served"] = _served_slots(layout["slots"], on_screen)
+    return render_template(template, **layout, **context)
+
+
+def _served_slots(slots: set[str], on_screen: str | None) -> dict[str, dict[str, Any]]:
+    """The slot the shop's server renders itself (``SERVER_SLOT``), decided by the decision
+    API's backend route through the tracker client's :class:`~tracker.client.Decider`: the page
+    arrives personalized, no flicker. The decision travels in ``data-cl-decision`` so the
+    snippet reports it shown and attributes clicks as for a slot it filled. Without a token,
+    or when the API does not answer in time, the snippet asks for the slot as usual."""
+    config = current_app.config
+    slot = config["SERVER_SLOT"]
+    if not config["API_TOKEN"] or slot not in slots:
+        return {}
+    denied = request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1"
+    cookie = request.cookies.get(config["VISITOR_COOKIE"], "")
+    visitor_id = cookie if is_valid_id(cookie) and not denied else None
+    decision = _decider().decide(visitor_id, [slot], page=request.url[:2048],
+                                 product=on_screen).get(slot)
+    if decision is None:
+        return {}
+    content = decision.get("content") or {}
+    shown = {k: decision[k] for k in ("decision_id", "slot", "variant", "arm") if k in decision}
+    # the rules file is the shop operator's own content, as on the snippet's slots
+    body = Markup(content["html"]) if isinstance(content.get("html"), str) else \
+        escape(content.get("text") or "")
+    return {slot: {"decision": json.dumps(shown), "html": body, "variant": decision["variant"]}}
+
+
+def _decider() -> Decider:
+    ext = current_app.extensions[EXTENSION]
+    if ext["decider"] is None:
+        with _SENDER_LOCK:
+            if ext["decider"] is None:
+                ext["decider"] = Decider(current_app.config["SERVER_API_URL"],
+                                         token=current_app.config["API_TOKEN"])
+    return ext["decider"]
 
 
 def _layout(kind: str, key: str = "") -> dict[str, Any]:
@@ -289,6 +336,7 @@ def _layout(kind: str, key: str = "") -> dict[str, Any]:
         "instagram": catalogue.INSTAGRAM_URL,
         "care_guide": catalogue.CARE_GUIDE_PATH,
         "pixel_url": _pixel_url(catalogue.page_title(kind, key)),
+        "served": {},  # slots the server rendered (see _served_slots)
     }
 
 

@@ -151,6 +151,12 @@ class Endpoints:
     shop_port: int
     collector_port: int
     api_port: int
+    dashboard_port: int | None = None  # None: no dashboard (a public host without a token)
+
+    @property
+    def dashboard_url(self) -> str | None:
+        return (f"http://{self.host}:{self.dashboard_port}/" if self.dashboard_port is not None
+                else None)
 
     @property
     def shop_url(self) -> str:
@@ -181,7 +187,11 @@ def choose_endpoints(settings: Settings) -> Endpoints:
     collector = pick(url_port(demo.collector_url))
     api = pick(url_port(demo.api_url))
     shop = pick(demo.shop_port)
-    return Endpoints(host, shop, collector, api)
+    from dashboard.auth import needs_token
+
+    served = settings.dashboard.token or not needs_token(host)
+    return Endpoints(host, shop, collector, api,
+                     pick(settings.dashboard.port) if served else None)
 
 
 @dataclass
@@ -243,6 +253,12 @@ class Stack:
             Service("personalization-worker", [*cli, "personalization", "worker"],
                     env, self.logs / "personalization-worker.log"),
         ]
+        if endpoints.dashboard_url is not None:
+            self.services.append(Service(
+                "dashboard", [*cli, "dashboard", "--host", host, "--port",
+                              str(endpoints.dashboard_port)],
+                env, self.logs / "dashboard.log",
+                ready=lambda: http_ok(f"{endpoints.dashboard_url}healthz")))
         if self.stream:
             self.services.append(Service(
                 "stream-events", [sys.executable, "-m", "stream_jobs.stream.job",

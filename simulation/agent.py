@@ -4,7 +4,9 @@ The agent is a generator the scheduler (:mod:`simulation.simulator`) drives in s
 order: it yields :class:`~simulation.records.Request` objects (the scheduler records and hands
 them out) and :class:`~simulation.records.DecisionRequest` objects (the scheduler answers them
 with the ``decide`` function). Visitors come back after more than 30 minutes — sooner and more
-often when they left a full cart — with their cart, cookies and login.
+often when they left a full cart — with their cart, cookies and login. With
+``SimConfig.repurchase_days`` (months of history) customers also come back weeks after a
+purchase for their next one, so repeat buyers, lapsed customers and monthly cohorts appear.
 """
 
 from __future__ import annotations
@@ -41,6 +43,11 @@ class VisitorAgent(Pages, Navigation):
             if self.visitor.kind == "nojs" or number >= self.config.max_visits:
                 return
             abandoned = bool(self.cart) and not state.purchased
+            cycle = self._next_cycle(state.purchased)
+            if cycle is not None:
+                t = end + cycle
+                number += 1
+                continue
             p_return = (0.28 + 0.37 * abandoned + 0.12 * state.purchased) * 0.85 ** (number - 1)
             if self.rng.random() >= p_return:
                 return
@@ -50,6 +57,18 @@ class VisitorAgent(Pages, Navigation):
                 gap = timedelta(hours=min(24 * 20, self.rng.lognormvariate(math.log(40), 0.9)))
             t = end + max(gap, MIN_RETURN_GAP)
             number += 1
+
+    def _next_cycle(self, purchased: bool) -> timedelta | None:
+        """The gap to a customer's next buying cycle, or None. Only with
+        ``config.repurchase_days`` (months of history): otherwise no random draw is made, so
+        a live run's visitors behave exactly as without it."""
+        days = self.config.repurchase_days
+        if days is None or not purchased:
+            return None
+        if self.rng.random() >= self.config.repurchase_share:
+            return None
+        return max(timedelta(days=self.rng.lognormvariate(math.log(days), 0.5)),
+                   MIN_RETURN_GAP)
 
     def _start_visit(self, number: int, t: datetime, abandoned: bool) -> Visit:
         rng, visitor = self.rng, self.visitor

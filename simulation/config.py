@@ -43,6 +43,12 @@ class SimConfig:
     # (catalogue.SLOTS); only when the simulation is given a ``decide`` function
     slots: tuple[str, ...] = ("hero", "recommended")
     max_visits: int = 8  # per visitor
+    # Buying cycles, for months of history (the demo's imported past): after a visit with a
+    # purchase the customer comes back for another one with ``repurchase_share`` probability,
+    # after a log-normal gap around ``repurchase_days`` days. None (the live demo's default):
+    # visitors only come back within days, as in :mod:`simulation.agent`.
+    repurchase_days: float | None = None
+    repurchase_share: float = 0.6
 
     def check(self) -> None:
         """Raise ``ValueError`` naming the first unusable field."""
@@ -67,6 +73,11 @@ class SimConfig:
                              f"{sorted(catalogue.SLOTS)}")
         if self.max_visits < 1:
             raise ValueError(f"max_visits must be >= 1, got {self.max_visits}")
+        if self.repurchase_days is not None and self.repurchase_days <= 0:
+            raise ValueError(f"repurchase_days must be > 0, got {self.repurchase_days}")
+        if not 0 <= self.repurchase_share <= 1:
+            raise ValueError(f"repurchase_share must be between 0 and 1, got "
+                             f"{self.repurchase_share}")
 
     def resolved(self, now: datetime | None = None) -> SimConfig:
         """This config with ``start`` filled in (``minutes`` before ``now``, whole seconds)."""

@@ -12,9 +12,12 @@ Files written by :meth:`GroundTruth.write`:
 
 - ``visits.jsonl``: one line per visit;
 - ``visitors.jsonl``: one line per visitor;
+- ``orders.jsonl``: one line per order (time, revenue, items, the customer as reports count
+  them: the buyer's user id when signed in, else the visitor);
 - ``decisions.jsonl``: one line per personalization decision (slot, variant, every variant's
   conversion probability when a response model is set, and whether the visit converted);
-- ``summary.json``: the aggregates (see :meth:`GroundTruth.summary`).
+- ``summary.json``: the aggregates (see :meth:`GroundTruth.summary`), with ``customers``:
+  orders and revenue by month and day, customers and repeat customers.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class VisitTruth:
     exit_page: str | None = None
     funnel_depth: int = 0
     orders: list[str] = field(default_factory=list)
+    order_details: list[dict[str, Any]] = field(default_factory=list)
     revenue_cents: int = 0
     engaged_ms: int = 0
     converted_destiny: bool | None = None  # outcome drawn from a variant response, if any
@@ -71,6 +75,11 @@ class VisitTruth:
                 self.funnel_depth += 1
             if kind == "purchase":
                 self.orders.append(event["order"]["order_id"])
+                self.order_details.append({
+                    "order_id": event["order"]["order_id"], "ts": ts,
+                    "revenue": event["order"]["revenue"], "user_id": event.get("user_id"),
+                    "items": sum(int(i.get("quantity") or 1)
+                                 for i in event["order"].get("items") or ())})
                 self.revenue_cents += round(event["order"]["revenue"] * 100)
             if kind == "page_ping":
                 self.engaged_ms += event["engaged_ms"]
@@ -176,6 +185,45 @@ class GroundTruth:
     def decisions(self) -> list[dict[str, Any]]:
         return list(self._decisions)
 
+    def orders(self) -> list[dict[str, Any]]:
+        """One dict per order, in time order. ``customer`` follows the reports' rule: the
+        purchase's ``user_id`` when the buyer was signed in, else the visitor (the simulator's
+        key; the pipeline has the visitor's cookie id in its place, one for one). Orders
+        without a visitor id on the wire (Do-Not-Track) have ``customer`` None: no report can
+        tell who placed them."""
+        rows = []
+        for t in self._visits.values():
+            visitor = t.visit.visitor
+            for order in t.order_details:
+                customer = order["user_id"] or (None if visitor.dnt else f"visitor:{visitor.key}")
+                rows.append({**order, "visitor": visitor.key, "visit": t.visit.number,
+                             "kind": visitor.kind, "customer": customer,
+                             "month": order["ts"][:7], "day": order["ts"][:10]})
+        return sorted(rows, key=lambda r: (r["ts"], r["order_id"]))
+
+    def customers(self) -> dict[str, Any]:
+        """Orders and revenue by UTC month and day, customers and repeat customers (two or more
+        orders), over the orders a report can attribute (:meth:`orders`, ``customer`` set)."""
+        orders = [o for o in self.orders() if o["customer"] is not None]
+        per_customer: Counter[str] = Counter(o["customer"] for o in orders)
+        months: dict[str, dict[str, Any]] = {}
+        for month in sorted({o["month"] for o in orders}):
+            these = [o for o in orders if o["month"] == month]
+            months[month] = {"orders": len(these), "revenue": _cents(o["revenue"] for o in these),
+                             "customers": len({o["customer"] for o in these})}
+        days: dict[str, dict[str, Any]] = {}
+        for day in sorted({o["day"] for o in orders}):
+            these = [o for o in orders if o["day"] == day]
+            days[day] = {"orders": len(these), "revenue": _cents(o["revenue"] for o in these)}
+        return {
+            "customers": len(per_customer),
+            "orders": len(orders),
+            "revenue": _cents(o["revenue"] for o in orders),
+            "repeat_customers": sum(1 for n in per_customer.values() if n >= 2),
+            "by_month": months,
+            "by_day": days,
+        }
+
     def visitors(self) -> list[dict[str, Any]]:
         """One dict per visitor that sent at least one event."""
         by_visitor: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -236,14 +284,17 @@ class GroundTruth:
                 "events": sum(v["events"] for v in bots),
             },
             "decisions": len(self._decisions),
+            "customers": self.customers(),
         }
 
     def write(self, directory: Path) -> dict[str, Path]:
-        """Write the four files into ``directory`` (created if needed); returns their paths."""
+        """Write the five files into ``directory`` (created if needed); returns their paths."""
         directory.mkdir(parents=True, exist_ok=True)
         paths = {name: directory / name for name in
-                 ("visits.jsonl", "visitors.jsonl", "decisions.jsonl", "summary.json")}
+                 ("visits.jsonl", "visitors.jsonl", "decisions.jsonl", "orders.jsonl",
+                  "summary.json")}
         _write_lines(paths["visits.jsonl"], self.visits())
+        _write_lines(paths["orders.jsonl"], self.orders())
         _write_lines(paths["visitors.jsonl"], self.visitors())
         _write_lines(paths["decisions.jsonl"], self.decisions())
         paths["summary.json"].write_text(json.dumps(self.summary(), indent=2) + "\n",

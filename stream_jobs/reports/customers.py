@@ -24,11 +24,12 @@ Hibernating                   R ≤ 2 and F ≤ 2
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from stream_jobs.reports.measures import COOKIELESS_NOTE, money, pct
 from stream_jobs.reports.model import Chart, Report, ReportInputs, Table
+from stream_jobs.reports.ranking import percent_ranked, ranked, with_total
 from stream_jobs.sessions.rules import is_cookieless
 
 NAME = "customers"
@@ -38,10 +39,13 @@ SEGMENTS = ("Champions", "Loyal", "New customers", "Potential loyalists", "Needs
 TOP_SHARE = 0.2
 
 
-def score(column: str, *, lower_is_better: bool = False) -> Column:
-    rank = F.percent_rank().over(Window.orderBy(F.col(column)))
-    raw = F.least(F.lit(5), F.lit(1) + F.floor(rank * 5)).cast("int")
-    return (F.lit(6) - raw) if lower_is_better else raw
+def scored(frame: DataFrame, column: str, name: str, *,
+           lower_is_better: bool = False) -> DataFrame:
+    """``frame`` with ``name`` = the 1-5 score of ``column`` from its percent rank among all
+    rows (a two-phase rank, :mod:`stream_jobs.reports.ranking`: no single-partition window)."""
+    out = percent_ranked(frame, column, "_pr")
+    raw = F.least(F.lit(5), F.lit(1) + F.floor(F.col("_pr") * 5)).cast("int")
+    return out.withColumn(name, (F.lit(6) - raw) if lower_is_better else raw).drop("_pr")
 
 
 def segment(r: Column, f: Column) -> Column:
@@ -70,11 +74,9 @@ def customers(inputs: ReportInputs) -> DataFrame:
         F.max("ts").alias("last_purchase"),
         F.min("ts").alias("first_purchase"),
     ).withColumn("recency_days", F.datediff(F.lit(inputs.end), F.to_date("last_purchase")))
-    scored = (per_customer
-              .withColumn("r_score", score("recency_days", lower_is_better=True))
-              .withColumn("f_score", score("orders"))
-              .withColumn("m_score", score("revenue")))
-    return (scored.withColumn("segment", segment(F.col("r_score"), F.col("f_score")))
+    scores = scored(scored(scored(per_customer, "recency_days", "r_score", lower_is_better=True),
+                           "orders", "f_score"), "revenue", "m_score")
+    return (scores.withColumn("segment", segment(F.col("r_score"), F.col("f_score")))
             .select("customer_id", "orders", "revenue", "recency_days", "first_purchase",
                     "last_purchase", "r_score", "f_score", "m_score",
                     F.concat(F.col("r_score").cast("string"), F.col("f_score").cast("string"),
@@ -84,7 +86,6 @@ def customers(inputs: ReportInputs) -> DataFrame:
 
 
 def segments(per_customer: DataFrame, spark) -> DataFrame:
-    everything = Window.partitionBy()
     counted = per_customer.groupBy("segment").agg(
         F.count(F.lit(1)).alias("customers"),
         money(F.sum("revenue")).alias("revenue"),
@@ -93,25 +94,23 @@ def segments(per_customer: DataFrame, spark) -> DataFrame:
     )
     order = spark.createDataFrame([(i, s) for i, s in enumerate(SEGMENTS)],
                                   "segment_order int, segment string")
-    return (order.join(counted, "segment", "left")
+    rows = (order.join(counted, "segment", "left")
             .select("segment_order", "segment",
                     F.coalesce("customers", F.lit(0)).cast("long").alias("customers"),
                     F.coalesce("revenue", F.lit(0.0)).alias("revenue"),
-                    "avg_orders", "avg_recency_days")
-            .withColumn("revenue_share_pct",
-                        pct(F.col("revenue"), F.sum("revenue").over(everything)))
-            .orderBy("segment_order").drop("segment_order"))
+                    "avg_orders", "avg_recency_days"))
+    return (with_total(rows, "_total", F.sum("revenue"))
+            .withColumn("revenue_share_pct", pct(F.col("revenue"), F.col("_total")))
+            .orderBy("segment_order").drop("segment_order", "_total"))
 
 
 def summary(per_customer: DataFrame) -> DataFrame:
     """Customers, orders, revenue, and the share of revenue from the top 20% of customers."""
-    everything = Window.partitionBy()
-    ranked = (per_customer
-              .withColumn("_rank",
-                          F.row_number().over(Window.orderBy(F.desc("revenue"), "customer_id")))
-              .withColumn("_k", F.ceil(F.count(F.lit(1)).over(everything) * TOP_SHARE)))
+    by_revenue = ranked(per_customer, -F.col("revenue"),
+                        [F.desc("revenue"), F.asc("customer_id")], kind="row_number")
+    ranks = with_total(by_revenue, "_k", F.ceil(F.count(F.lit(1)) * TOP_SHARE))
     top_revenue = F.sum(F.when(F.col("_rank") <= F.col("_k"), F.col("revenue")))
-    return ranked.agg(
+    return ranks.agg(
         F.count(F.lit(1)).alias("customers"),
         F.coalesce(F.sum("orders"), F.lit(0)).cast("long").alias("orders"),
         money(F.sum("revenue")).alias("revenue"),

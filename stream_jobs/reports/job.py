@@ -57,7 +57,8 @@ def report_inputs(spark: SparkSession, settings: Settings, start: date, end: dat
     in_range = assigned.join(sessions.select("session_id"), "session_id", "left_semi")
     return ReportInputs(spark=spark, start=start, end=end, events=in_range.persist(),
                         sessions=sessions, top_n=top_n, include_bots=include_bots,
-                        funnels_file=funnels_file or DEFAULT_FUNNELS)
+                        funnels_file=funnels_file or DEFAULT_FUNNELS,
+                        options={"lake": settings.lake, "state_dir": settings.state_dir})
 
 
 def run(spark: SparkSession, settings: Settings, start: date, end: date, names: Sequence[str], *,

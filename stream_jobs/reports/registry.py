@@ -16,6 +16,9 @@ REPORTS: dict[str, str] = {
     "paths": "stream_jobs.reports.paths",
     "campaigns": "stream_jobs.reports.campaigns",
     "customers": "stream_jobs.reports.customers",
+    "lifecycle": "stream_jobs.reports.lifecycle",
+    "baskets": "stream_jobs.reports.baskets",
+    "campaign_roi": "stream_jobs.reports.campaign_roi",
 }
 
 

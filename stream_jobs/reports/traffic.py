@@ -8,7 +8,7 @@ event minus first event of the session; exit rate of a page = exits / its page v
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from stream_jobs.reports.measures import (
@@ -21,6 +21,7 @@ from stream_jobs.reports.measures import (
     ratio,
 )
 from stream_jobs.reports.model import Chart, Report, ReportInputs, Table
+from stream_jobs.reports.ranking import with_total
 
 NAME = "traffic"
 TITLE = "Traffic"
@@ -112,12 +113,12 @@ def exit_pages(inputs: ReportInputs) -> DataFrame:
 
 
 def sources(inputs: ReportInputs) -> DataFrame:
-    everything = Window.partitionBy()
-    return (inputs.sessions.groupBy(none_label(F.col("referrer_class")).alias("source")).agg(
+    counted = inputs.sessions.groupBy(none_label(F.col("referrer_class")).alias("source")).agg(
         F.count(F.lit(1)).alias("sessions"),
         F.count_distinct("visitor_id").alias("visitors"))
-        .withColumn("share_pct", pct(F.col("sessions"), F.sum("sessions").over(everything)))
-        .orderBy(F.desc("sessions"), "source"))
+    return (with_total(counted, "_total", F.sum("sessions"))
+            .withColumn("share_pct", pct(F.col("sessions"), F.col("_total"))).drop("_total")
+            .orderBy(F.desc("sessions"), "source"))
 
 
 def referrers(inputs: ReportInputs) -> DataFrame:

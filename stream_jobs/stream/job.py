@@ -73,15 +73,22 @@ class BatchCounts:
 
 
 def kafka_records(spark: SparkSession, options: StreamOptions) -> DataFrame:
-    """The topic as a streaming DataFrame (Kafka source columns)."""
+    """The topic as a streaming DataFrame (Kafka source columns), without the records
+    ``clickloop import`` published for the profiles: the import wrote those to the lake."""
+    from pyspark.sql import functions as F
+
+    from tracker.topic_headers import IMPORT_HEADER
+
     reader = (spark.readStream.format("kafka")
               .option("kafka.bootstrap.servers", options.bootstrap)
               .option("subscribe", options.topic)
               .option("startingOffsets", options.starting_offsets)
-              .option("failOnDataLoss", str(options.fail_on_data_loss).lower()))
+              .option("failOnDataLoss", str(options.fail_on_data_loss).lower())
+              .option("includeHeaders", "true"))
     if options.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(options.max_offsets_per_trigger))
-    return reader.load()
+    imported = F.exists(F.col("headers"), lambda h: h["key"] == F.lit(IMPORT_HEADER))
+    return reader.load().where(~F.coalesce(imported, F.lit(False)))
 
 
 def lake_batch_writer(lake: Path, counts: BatchCounts) -> Callable[[DataFrame, int], None]:
