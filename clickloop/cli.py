@@ -30,7 +30,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("clickloop.report_command", "build marketer reports; `report uplift`: "
                "personalization vs holdout"),
     "airflow": ("stream_jobs.orchestration.command", "run the log pipeline's DAGs with Airflow"),
+    "spark": ("stream_jobs.orchestration.spark_command", "package the code for a Spark cluster "
+              "(--py-files) and check a cluster runs it"),
     "logs": ("stream_jobs.logs.command", "parse web server access logs into the event lake"),
+    "import": ("stream_jobs.importing.command", "import the shop's history: past orders (CSV) "
+               "or contract events (JSON lines)"),
+    "audience": ("stream_jobs.reports.audience_command", "export a segment's members (user "
+                 "ids only) as CSV, to a Kafka topic or a webhook"),
+    "dashboard": ("dashboard.command", "serve the marketer's dashboard over the lake's reports"),
     "simulate": ("demo.simulate_command", "send seeded shop traffic through the "
                  "collector and write its ground truth"),
     "shop": ("demo.shop_command", "serve the demo shop (embeds the snippet)"),

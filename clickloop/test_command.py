@@ -28,6 +28,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             provision.ensure_debian_packages()
             jars.ensure_jars(settings)
             provision.ensure_snippet()
+            provision.ensure_dashboard_assets()
         except provision.ProvisionError as exc:
             print(f"clickloop test: {exc}", file=sys.stderr)
             return 2

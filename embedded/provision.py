@@ -1,10 +1,10 @@
 """Idempotent installation of what the Python lock file cannot carry.
 
-The JavaScript snippet's npm packages and build, and the Debian packages the tests drive for real
-(Chromium, chromedriver, redis-server); Maven jars are :mod:`embedded.jars`. Each step checks
-first and does nothing when its result is already there, so the README's commands can run it
-every time. The errors and checks every installer shares (``java`` on PATH, a file lock) are
-here too.
+The JavaScript snippet's npm packages and build, the dashboard's charting library, and the
+Debian packages the tests drive for real (Chromium, chromedriver, redis-server); Maven jars are
+:mod:`embedded.jars`. Each step checks first and does nothing when its result is already there,
+so the README's commands can run it every time. The errors and checks every installer shares
+(``java`` on PATH, a file lock) are here too.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from pathlib import Path
 from tracker.settings import PROJECT_ROOT
 
 SNIPPET_DIR = PROJECT_ROOT / "js_snippet"
+# the dashboard is layer 3, so its asset folder is named here rather than imported
+DASHBOARD_ASSETS_DIR = PROJECT_ROOT / "dashboard" / "assets"
 
 # Debian package -> a command it provides (present = installed)
 TEST_PACKAGES = {
@@ -51,17 +53,7 @@ def ensure_snippet() -> Path:
     """``npm ci`` when the lock changed, then build ``clickloop.min.js`` when sources changed."""
     if not (SNIPPET_DIR / "package.json").exists():
         raise ProvisionError(f"{SNIPPET_DIR}/package.json is missing")
-    npm = shutil.which("npm")
-    if npm is None:
-        raise MissingPrerequisite(
-            "npm not found: install Node.js 20+ (Debian: apt-get install npm)")
-    modules = SNIPPET_DIR / "node_modules"
-    lock_stamp = modules / ".clickloop-lock-sha256"
-    lock_hash = _digest([SNIPPET_DIR / "package-lock.json"])
-    if not lock_stamp.exists() or lock_stamp.read_text() != lock_hash:
-        say("installing the snippet's npm packages (npm ci)")
-        _run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=SNIPPET_DIR)
-        lock_stamp.write_text(lock_hash)
+    npm = _npm_ci(SNIPPET_DIR, "the snippet's")
     built = SNIPPET_DIR / "dist" / "clickloop.min.js"
     build_stamp = SNIPPET_DIR / "dist" / ".clickloop-src-sha256"
     sources = [*sorted((SNIPPET_DIR / "src").rglob("*.js")), SNIPPET_DIR / "package.json"]
@@ -71,6 +63,30 @@ def ensure_snippet() -> Path:
         _run([npm, "run", "--silent", "build"], cwd=SNIPPET_DIR)
         build_stamp.write_text(src_hash)
     return built
+
+
+def ensure_dashboard_assets() -> Path:
+    """``npm ci`` for the dashboard's charting library (served locally, never from a CDN)."""
+    if not (DASHBOARD_ASSETS_DIR / "package.json").exists():
+        raise ProvisionError(f"{DASHBOARD_ASSETS_DIR}/package.json is missing")
+    _npm_ci(DASHBOARD_ASSETS_DIR, "the dashboard's")
+    return DASHBOARD_ASSETS_DIR / "node_modules"
+
+
+def _npm_ci(folder: Path, whose: str) -> str:
+    """``npm ci`` in ``folder`` unless its lock file is what was installed last; returns npm."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise MissingPrerequisite(
+            "npm not found: install Node.js 20+ (Debian: apt-get install npm)")
+    modules = folder / "node_modules"
+    lock_stamp = modules / ".clickloop-lock-sha256"
+    lock_hash = _digest([folder / "package-lock.json"])
+    if not lock_stamp.exists() or lock_stamp.read_text() != lock_hash:
+        say(f"installing {whose} npm packages (npm ci)")
+        _run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=folder)
+        lock_stamp.write_text(lock_hash)
+    return npm
 
 
 def ensure_debian_packages(packages: dict[str, str] = TEST_PACKAGES) -> None:

@@ -15,7 +15,8 @@ from tracker.settings import Settings
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jars", action="store_true", help="Kafka and Spark-Kafka jars only")
-    parser.add_argument("--snippet", action="store_true", help="npm packages + snippet build")
+    parser.add_argument("--snippet", action="store_true",
+                        help="npm packages: snippet build, dashboard charts")
     parser.add_argument("--system", action="store_true",
                         help="Debian packages the tests drive (chromium, chromedriver, redis)")
 
@@ -29,6 +30,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             jars.ensure_jars(settings)
         if args.snippet or everything:
             print(provision.ensure_snippet())
+            print(provision.ensure_dashboard_assets())
     except provision.ProvisionError as exc:
         print(f"clickloop setup: {exc}", file=sys.stderr)
         return 2

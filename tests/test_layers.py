@@ -9,7 +9,7 @@ import cannot hide an upward arrow. The layers are the ones drawn in docs/archit
 2. ``collector``, ``stream_jobs``, ``personalization``: the components, which never import
    each other;
 3. ``simulation`` (the simulated shop and its exams, which drive the real personalization code),
-   ``dags``;
+   ``dags``, ``dashboard`` (the marketer's served reports);
 4. ``demo``;
 5. ``clickloop``: the CLI.
 
@@ -31,7 +31,7 @@ LAYERS: dict[str, int] = {
     "tracker": 0,
     "enrichment": 1, "embedded": 1,
     "collector": 2, "stream_jobs": 2, "personalization": 2,
-    "simulation": 3, "dags": 3,
+    "simulation": 3, "dags": 3, "dashboard": 3,
     "demo": 4,
     "clickloop": 5,
 }

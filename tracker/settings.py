@@ -152,6 +152,11 @@ class PersonalizationSettings:
     redis_prefix: str = _env(
         "REDIS_PREFIX", "clickloop:", doc="Prefix of every Redis key we write."
     )
+    labels_topic: str | None = _env(
+        "LABELS_TOPIC", None, doc="Kafka topic through which several workers share one model: "
+        "workers publish labels and bandit outcomes to it, `clickloop personalization learner` "
+        "learns them all and publishes the model; unset = each worker learns its own model."
+    )
 
 
 @dataclass(frozen=True)
@@ -201,6 +206,17 @@ class AirflowSettings:
 
 
 @dataclass(frozen=True)
+class DashboardSettings:
+    """The marketer's dashboard (`clickloop dashboard`)."""
+
+    token: str | None = _env(
+        "DASHBOARD_TOKEN", None, doc="Login token (or password) of the dashboard; required to "
+        "listen on anything but a loopback address."
+    )
+    port: int = _env("DASHBOARD_PORT", 8050, doc="Port of `clickloop dashboard` and the demo's.")
+
+
+@dataclass(frozen=True)
 class Settings:
     """All of Clickloop's configuration. Build with :meth:`from_env`; pass it down explicitly."""
 
@@ -220,6 +236,7 @@ class Settings:
     personalization: PersonalizationSettings = field(default_factory=PersonalizationSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
     airflow: AirflowSettings = field(default_factory=AirflowSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
 
     @property
     def lake(self) -> Path:
