@@ -102,8 +102,16 @@ def _charts_for(name: str, columns: list[str], rows: list[list[Any]]) -> list[di
         return []
     at = columns.index("step_name") if "step_name" in columns else 0  # a funnel's steps
     labels = [_text(r[at]) for r in rows]
+    if {"sku_a", "sku_b"} <= set(columns):  # a pair is both of its products
+        a, b = (columns.index("name_a"), columns.index("name_b")) if {"name_a", "name_b"} <= \
+            set(columns) else (columns.index("sku_a"), columns.index("sku_b"))
+        labels = [f"{_text(r[a])} + {_text(r[b])}" for r in rows]
     if columns[0] in DATE_LABELS:
-        picked = numeric[:4]
+        if len(set(labels)) < len(labels):
+            return []  # several rows a date (cohort x months since): a line would zigzag
+        # series on the first one's scale only: revenue drawn beside counts flattens them
+        top = max((abs(r[numeric[0]]) for r in rows if r[numeric[0]] is not None), default=0)
+        picked = [i for i in numeric if i == numeric[0] or _same_scale(rows, i, top)][:4]
         kind = "line"
     elif len(rows) <= 50:
         picked = numeric[:1]
@@ -112,6 +120,12 @@ def _charts_for(name: str, columns: list[str], rows: list[list[Any]]) -> list[di
         return []
     return [{"table": name, "kind": kind, "labels": labels,
              "series": [{"name": columns[i], "values": [r[i] for r in rows]} for i in picked]}]
+
+
+def _same_scale(rows: list[list[Any]], column: int, top: float) -> bool:
+    """Whether ``column``'s largest value is within 10x of ``top`` (one axis can show both)."""
+    peak = max((abs(r[column]) for r in rows if r[column] is not None), default=0)
+    return top > 0 and top / 10 <= peak <= top * 10
 
 
 def _text(value: Any) -> str:

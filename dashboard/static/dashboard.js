@@ -33,7 +33,7 @@
         labels: spec.labels,
         datasets: spec.series.map(function (s, i) {
           return { label: s.name, data: s.values, borderColor: palette[i % palette.length],
-                   backgroundColor: palette[i % palette.length], tension: 0.2, pointRadius: 2 };
+                   backgroundColor: palette[i % palette.length], tension: 0, pointRadius: 2 };
         })
       },
       options: { responsive: true, maintainAspectRatio: false, animation: false,

@@ -156,8 +156,8 @@ def test_cohorts_and_stage_movements_match_pandas(written, purchases):
     for month, row in stages.items():
         here = active[active["month"] == month]
         new = here[here["first"] == month]
-        repeat = here[(here["first"] != month)
-                      & [(c, month - 1) in bought for c in here["customer"]]]
+        came_back = here["customer"].map(lambda c, m=month: (c, m - 1) in bought).astype(bool)
+        repeat = here[(here["first"] != month) & came_back]
         lapsed = {c for c, m in bought if m == month - 1} - set(here["customer"])
         won_back = len(here) - len(new) - len(repeat)
         assert (row["new"], row["repeat"], row["won_back"], row["lapsed"]) == (
