@@ -55,7 +55,11 @@ def on_starting(server):  # master, before any worker: one metrics dir for this 
 
 
 def post_worker_init(worker):  # in the worker, before its first request
-    # the user-agent rule lists compile in 1-3 s: at start-up, not inside a visitor's request
+    # the user-agent rule lists compile in 1-3 s: at start-up, not inside a visitor's request;
+    # only for the collector (the benchmarks serve a bare app under this file, from bench/,
+    # where `enrichment` is another module)
+    if getattr(worker.app, "app_uri", wsgi_app) != wsgi_app:
+        return
     from enrichment.user_agent import warm_up
 
     warm_up()
