@@ -14,13 +14,13 @@ import time
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from collector.cors import allow, origin_allowed, own_origin, preflight
 from collector.identity import cookie_max_age, denial_reason, new_visitor_id, valid_visitor_id
 from collector.pipeline import BROWSER_SOURCES, BatchContext, Outcome, dead_letter, process_events
 from collector.pixel import PIXEL_GIF, pixel_event
-from collector.responses import error_response
+from collector.responses import error_response, json_response
 from collector.sinks import Record, SinkError, SinkFull
 from collector.state import CollectorState, get_state
 from enrichment import anonymise_ip, client_ip
@@ -65,8 +65,7 @@ def pixel() -> Response:
         return failure
     _count(state, outcome, "pixel")
     if outcome.status != 200:
-        response = jsonify(outcome.response())
-        response.status_code = outcome.status
+        response = json_response(outcome.response(), outcome.status)
     else:
         response = Response(PIXEL_GIF, mimetype="image/gif")
     response.headers["Cache-Control"] = NO_STORE
@@ -97,8 +96,7 @@ def _receive_batch(state: CollectorState, source: str) -> Response:
     if failure is not None:
         return failure
     _count(state, outcome, source)
-    response = jsonify(outcome.response())
-    response.status_code = outcome.status
+    response = json_response(outcome.response(), outcome.status)
     response.headers["Cache-Control"] = "no-store"
     return _cookie(state, ctx, response)
 

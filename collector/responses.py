@@ -1,13 +1,22 @@
-"""JSON answers for everything that is not a success, so no client ever sees HTML or a trace."""
+"""JSON answers: the events route's outcome, and everything that is not a success, so no
+client ever sees HTML or a trace."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import orjson
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """``body`` as compact UTF-8 JSON: orjson, a tenth of ``jsonify``'s cost on the events
+    route's every answer."""
+    return Response(orjson.dumps(body, default=str), status=status, mimetype="application/json")
 
 
 def error_response(status: int, field: str, message: str,

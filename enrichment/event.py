@@ -65,6 +65,7 @@ def enrich_event(event: dict[str, Any], facts: RequestFacts,
         block["referrer_class"] = referrer_class(url, referrer)
         block["referrer_host"] = host_of(referrer)
     block["site"] = host_of(url)
-    enriched = {key: value for key, value in event.items() if key != "enrichment"}
+    enriched = dict(event)
+    enriched.pop("enrichment", None)  # whatever was sent is replaced, and written last
     enriched["enrichment"] = {key: value for key, value in block.items() if value is not None}
     return enriched

@@ -17,8 +17,14 @@ from tracker.contract import format_timestamp, parse_timestamp
 
 
 @lru_cache(maxsize=256)  # one receipt time for all events of a request
-def _parse_receipt(collector_ts: str) -> datetime | None:
-    return parse_timestamp(collector_ts)
+def _parse_receipt(collector_ts: str) -> tuple[datetime, str] | None:
+    moment = parse_timestamp(collector_ts)
+    return None if moment is None else (moment, format_timestamp(moment))
+
+
+@lru_cache(maxsize=1024)  # a browser batch stamps one sent_ts on all of its events
+def _parse_sent(sent_ts: str) -> datetime | None:
+    return parse_timestamp(sent_ts)
 
 
 def derived_timestamp(client_ts: str | None, sent_ts: str | None, collector_ts: str) -> str:
@@ -36,20 +42,21 @@ def derived_timestamp(client_ts: str | None, sent_ts: str | None, collector_ts: 
     ...                   "2026-11-23T12:00:00.500Z")
     '2026-11-23T12:00:00.500Z'
     """
-    received = _parse_receipt(collector_ts)
-    if received is None:
+    receipt = _parse_receipt(collector_ts)
+    if receipt is None:
         raise ValueError(f"collector_ts {collector_ts!r} is not a contract timestamp")
-    happened = parse_timestamp(client_ts) if client_ts else None
-    sent = parse_timestamp(sent_ts) if sent_ts else None
+    received, received_text = receipt
+    sent = _parse_sent(sent_ts) if sent_ts else None
+    happened = parse_timestamp(client_ts) if client_ts and sent is not None else None
     if happened is None or sent is None:
-        return format_timestamp(received)
+        return received_text
     try:
         return _format_utc(min(received, received - (sent - happened)))
     except OverflowError:
         # a skew of millennia (sent_ts 9999-12-31 from a broken clock): unmeasurable. The
         # collector never gets here (the contract bounds both clock readings around its own);
         # a caller that did not validate gets the receipt time rather than a crash.
-        return format_timestamp(received)
+        return received_text
 
 
 def _format_utc(moment: datetime) -> str:
