@@ -14,6 +14,9 @@ wait for (a malformed head, pipelined requests).
 
 Only plain HTTP/1.x is pre-read; TLS connections keep gunicorn's behaviour (terminate TLS in
 front of the collector, as the docs say).
+
+A keep-alive connection is also closed after :data:`REQUESTS_PER_CONNECTION` requests, so
+persistent clients spread over the workers instead of staying where they first landed.
 """
 
 from __future__ import annotations
@@ -43,6 +46,11 @@ TIMEOUT_RESPONSE = (b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/
                     b"Connection: close\r\nContent-Length: %d\r\n\r\n%s"
                     % (len(_TIMEOUT_BODY), _TIMEOUT_BODY))
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# gunicorn keeps a keep-alive connection on the worker that accepted it for good, so a few
+# busy persistent clients (a proxy's pool, a load test) can pile onto one worker -- one GIL --
+# while another idles. Closing after this many requests lets the client reconnect, and the
+# worker with spare time tends to accept first (nginx's keepalive_requests does the same).
+REQUESTS_PER_CONNECTION = 100
 
 
 def bytes_needed(buffer: bytes | bytearray, max_body: int = LIMITS.max_body_bytes) -> int | None:
@@ -88,6 +96,7 @@ class _Conn(TConn):
 
     arrived = b""
     deadline = 0.0
+    served = 0
 
     def init(self) -> None:
         super().init()
@@ -127,6 +136,13 @@ class CollectorWorker(ThreadWorker):
         self.nr_conns += 1
         conn = _Conn(self.cfg, client_sock, client_addr, listener.getsockname())
         self._await_request(conn)
+
+    def handle_request(self, req: Any, conn: Any) -> bool:
+        if isinstance(conn, _Conn):
+            conn.served += 1
+            if conn.served >= REQUESTS_PER_CONNECTION:
+                req.must_close = True  # answered with "Connection: close"
+        return super().handle_request(req, conn)
 
     def on_client_socket_readable(self, conn: Any, client: Any) -> None:
         """A kept-alive connection has its next request coming: pre-read it too."""

@@ -7,6 +7,7 @@ threads away from everyone else.
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import threading
@@ -186,6 +187,27 @@ def raw_request(server: CollectorServer, head: bytes, body: bytes, *, pieces: in
         while chunk := sock.recv(65536):
             answer += chunk
         return answer
+
+
+def test_a_keep_alive_connection_is_closed_after_its_quota_so_workers_rebalance(server):
+    # a persistent client would otherwise stay on one worker (one GIL) for good
+    from collector.worker import REQUESTS_PER_CONNECTION
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        answers = []
+        for _ in range(REQUESTS_PER_CONNECTION):
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            response.read()
+            answers.append((response.status, response.getheader("Connection")))
+        assert all(status == 200 for status, _ in answers)
+        assert [c for _, c in answers[:-1] if c == "close"] == []
+        assert answers[-1][1] == "close"
+        assert connection.sock is None  # http.client saw the close and dropped the socket
+    finally:
+        connection.close()
+    assert requests.get(server.url + "/healthz", timeout=30).status_code == 200
 
 
 def test_a_body_arriving_in_many_pieces_is_assembled(server):
