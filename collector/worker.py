@@ -15,8 +15,8 @@ wait for (a malformed head, pipelined requests).
 Only plain HTTP/1.x is pre-read; TLS connections keep gunicorn's behaviour (terminate TLS in
 front of the collector, as the docs say).
 
-A keep-alive connection is also closed after :data:`REQUESTS_PER_CONNECTION` requests, so
-persistent clients spread over the workers instead of staying where they first landed.
+Built on :class:`embedded.http_worker.BalancedThreadWorker`, so a keep-alive connection is
+closed after a quota of requests and persistent clients spread over the workers.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from collections import deque
 from functools import partial
 from typing import Any
 
-from gunicorn.workers.gthread import TConn, ThreadWorker
+from gunicorn.workers.gthread import TConn
 
+from embedded.http_worker import BalancedThreadWorker
 from tracker.contract import LIMITS
 
 ARRIVAL_DEADLINE_S = 10.0  # for a whole request (head and body) to arrive
@@ -46,11 +47,6 @@ TIMEOUT_RESPONSE = (b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/
                     b"Connection: close\r\nContent-Length: %d\r\n\r\n%s"
                     % (len(_TIMEOUT_BODY), _TIMEOUT_BODY))
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-# gunicorn keeps a keep-alive connection on the worker that accepted it for good, so a few
-# busy persistent clients (a proxy's pool, a load test) can pile onto one worker -- one GIL --
-# while another idles. Closing after this many requests lets the client reconnect, and the
-# worker with spare time tends to accept first (nginx's keepalive_requests does the same).
-REQUESTS_PER_CONNECTION = 100
 
 
 def bytes_needed(buffer: bytes | bytearray, max_body: int = LIMITS.max_body_bytes) -> int | None:
@@ -96,7 +92,6 @@ class _Conn(TConn):
 
     arrived = b""
     deadline = 0.0
-    served = 0
 
     def init(self) -> None:
         super().init()
@@ -116,7 +111,7 @@ class _Arrival:
         self.continued = False
 
 
-class CollectorWorker(ThreadWorker):
+class CollectorWorker(BalancedThreadWorker):
     """``worker_class = "collector.worker.CollectorWorker"`` (see gunicorn.conf.py)."""
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -136,13 +131,6 @@ class CollectorWorker(ThreadWorker):
         self.nr_conns += 1
         conn = _Conn(self.cfg, client_sock, client_addr, listener.getsockname())
         self._await_request(conn)
-
-    def handle_request(self, req: Any, conn: Any) -> bool:
-        if isinstance(conn, _Conn):
-            conn.served += 1
-            if conn.served >= REQUESTS_PER_CONNECTION:
-                req.must_close = True  # answered with "Connection: close"
-        return super().handle_request(req, conn)
 
     def on_client_socket_readable(self, conn: Any, client: Any) -> None:
         """A kept-alive connection has its next request coming: pre-read it too."""

@@ -11,7 +11,7 @@ from pathlib import Path
 wsgi_app = "dashboard.app:create_app()"
 chdir = str(Path(__file__).resolve().parent.parent)  # the project root, so `dashboard` imports
 bind = "127.0.0.1:8050"
-worker_class = "gthread"
+worker_class = "embedded.http_worker.BalancedThreadWorker"  # gthread, rebalancing keep-alive
 workers = 2
 threads = 4
 preload_app = False

@@ -8,7 +8,9 @@ any gunicorn option can still be overridden on the command line or with ``GUNICO
   handles, Redis sockets) and the rules-file watcher belong to one process.
 - ``gthread`` workers with keep-alive: a decision is a few hundred microseconds of Python plus a
   store read; threads overlap the store round trip, keep-alive spares browsers a TCP handshake
-  per slot, one process per core sidesteps the GIL. Chosen with bench/decision_api.py.
+  per slot, one process per core sidesteps the GIL. Chosen with bench/decision_api.py. The
+  worker closes a connection after 100 requests so that a site backend's persistent
+  connections spread over the processes (:mod:`embedded.http_worker`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 wsgi_app = "personalization.api:create_app()"
 chdir = str(Path(__file__).resolve().parent.parent)  # the project root, so packages import
 bind = "127.0.0.1:8001"
-worker_class = "gthread"
+worker_class = "embedded.http_worker.BalancedThreadWorker"  # gthread, rebalancing keep-alive
 workers = 2
 threads = 4
 preload_app = False

@@ -191,7 +191,7 @@ def raw_request(server: CollectorServer, head: bytes, body: bytes, *, pieces: in
 
 def test_a_keep_alive_connection_is_closed_after_its_quota_so_workers_rebalance(server):
     # a persistent client would otherwise stay on one worker (one GIL) for good
-    from collector.worker import REQUESTS_PER_CONNECTION
+    from embedded.http_worker import REQUESTS_PER_CONNECTION
 
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
