@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from tracker.settings import Settings
 
+# Inputs up to this size parse in seconds: Spark's JVM is then started for a short job (see
+# stream_jobs.spark_session.SHORT_JOB_JAVA_OPTIONS). Compressed files count 8 times their size.
+SHORT_JOB_BYTES = 64 * 2**20
 COLUMNS = ("lines", "page_views", "static", "bots", "filtered", "rejects")
 HEADERS = ("lines read", "page views", "static", "bots", "other", "rejects")
 
@@ -53,7 +57,13 @@ def reason_lines(summary: dict[str, Any]) -> list[str]:
             sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
+def input_bytes(files: Sequence[Any]) -> int:
+    """Roughly how many bytes of text ``files`` hold (decides a short job)."""
+    return sum(f.size * (8 if f.path.endswith((".gz", ".bz2")) else 1) for f in files)
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    import threading
     import time
 
     from stream_jobs.logs.job import LogInputError, prepare_from, rules_from
@@ -67,8 +77,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"clickloop logs parse: {exc}", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    spark = build_spark(settings, "clickloop-logs", extra={"spark.ui.showConsoleProgress": "false"})
+    short = input_bytes(files) <= SHORT_JOB_BYTES
+    warming = None
+    if short:  # a small input's enrichment runs on the driver: prepare it while the JVM starts
+        from stream_jobs.logs.enrich_requests import warm_up
+
+        warming = threading.Thread(target=warm_up, name="enrichment-warm-up", daemon=True)
+        warming.start()
+    spark = build_spark(settings, "clickloop-logs", short_job=short,
+                        extra={"spark.ui.showConsoleProgress": "false"})
     print(f"Spark started in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    if warming is not None:
+        warming.join()
     with Progress(spark, interval=args.progress_interval) as progress:
         summary = parse(spark, settings, files, rules=rules_from(args), site=args.site,
                         progress=progress)

@@ -125,15 +125,33 @@ def numbered(spark: SparkSession, slim: DataFrame, files: Sequence[LogFile],
 
     from stream_jobs.logs.parsing import number_lines, split_offsets
 
-    offsets = spark.createDataFrame(split_offsets(stats), T.StructType([
+    offsets = literal_table(spark, split_offsets(stats), T.StructType([
         T.StructField("file_index", T.IntegerType()), T.StructField("block", T.LongType()),
         T.StructField("first_rid", T.LongType()), T.StructField("first_line", T.LongType()),
     ]))
-    info = spark.createDataFrame(
-        [(f.index, f.name, f.content_sha256, f.ingest) for f in files],
-        "file_index int, file_name string, content_sha256 string, ingest string",
+    info = literal_table(
+        spark, [(f.index, f.name, f.content_sha256, f.ingest) for f in files],
+        T.StructType([T.StructField("file_index", T.IntegerType()),
+                      *[T.StructField(name, T.StringType())
+                        for name in ("file_name", "content_sha256", "ingest")]]),
     )
     return number_lines(slim, offsets).join(F.broadcast(info), "file_index")
+
+
+def literal_table(spark: SparkSession, rows: Sequence[tuple[Any, ...]], schema: Any) -> DataFrame:
+    """A small table (a few rows per file) built from literals inside the JVM.
+
+    ``spark.createDataFrame(rows)`` would ship pickled rows through Python worker processes,
+    which a short parse otherwise never starts (~1 s of a 10,000-line run).
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    structs = [F.struct(*[F.lit(value).cast(field.dataType).alias(field.name)
+                          for value, field in zip(row, schema.fields, strict=True)])
+               for row in rows]
+    array = F.array(*structs) if structs else F.array().cast(T.ArrayType(schema))
+    return spark.range(1).select(F.inline(array))
 
 
 def write_log_events(spark: SparkSession, settings: Settings, events: DataFrame,
@@ -184,12 +202,17 @@ def write_log_rejects(lines: DataFrame, settings: Settings, files: Sequence[LogF
 
 def run(spark: SparkSession, settings: Settings, files: Sequence[LogFile], *,
         rules: LogRules | None = None, site: Site | None = None,
-        now: datetime | None = None, progress: Any = None) -> dict[str, Any]:
+        now: datetime | None = None, progress: Any = None,
+        lookup_limit: int | None = None) -> dict[str, Any]:
     """Parse ``files`` (from :func:`prepare_files`) into the lake; returns the JSON summary.
 
-    Three passes: read, classify and count every line (kept in memory), then write the
-    enriched page views, then the rejects (when there are any). ``progress``: a
-    :class:`~stream_jobs.logs.progress.Progress` told of each step.
+    Passes: read, classify and count every line (kept in memory); collect the page views'
+    distinct user agents, addresses and (URL, referrer) pairs and enrich them on the driver
+    (when there are at most ``lookup_limit``, default
+    :data:`~stream_jobs.logs.enrich_requests.DRIVER_LOOKUP_LIMIT`; else pandas UDFs enrich
+    them on the executors while writing); write the enriched page views; write the rejects
+    (when there are any). ``progress``: a :class:`~stream_jobs.logs.progress.Progress` told
+    of each step.
     """
     import time
 
@@ -197,10 +220,11 @@ def run(spark: SparkSession, settings: Settings, files: Sequence[LogFile], *,
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
-    from stream_jobs.logs.enrich_requests import enrich_pages, user_agents
+    from stream_jobs.logs.enrich_requests import DRIVER_LOOKUP_LIMIT, enrich_pages, lookups
     from stream_jobs.logs.parsing import PAGE, REJECT, log_events
     from tracker.contract.spark import event_struct
 
+    lookup_limit = DRIVER_LOOKUP_LIMIT if lookup_limit is None else lookup_limit
     rules = rules or LogRules()
     site = site or Site()
     started = time.perf_counter()
@@ -217,10 +241,10 @@ def run(spark: SparkSession, settings: Settings, files: Sequence[LogFile], *,
         timings = {"read_parse_count_s": time.perf_counter() - started}
         if progress:
             progress.step("writing", files, sum(sum(c.values()) for c in counts.values()))
+        tables = lookups(spark, slim.where(F.col("category") == PAGE), collector.geoip_db,
+                         collector.ipv4_prefix, collector.ipv6_prefix, lookup_limit)
         lines = numbered(spark, slim, files, stats)
-        pages = lines.where(F.col("category") == PAGE)
-        enriched = enrich_pages(pages, user_agents(pages), collector.geoip_db,
-                                collector.ipv4_prefix, collector.ipv6_prefix)
+        enriched = enrich_pages(lines.where(F.col("category") == PAGE), tables)
         bots = Observation("log_bots")
         is_bot = F.coalesce(F.col("ua.is_bot"), F.lit(False))
         enriched = enriched.observe(bots, F.lit(0).alias("none"), *[
