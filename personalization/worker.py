@@ -10,7 +10,13 @@ Exactly-once state, at-least-once reading: the store is the source of truth for 
   stored state once: a worker killed at any instant and restarted loses nothing and counts
   nothing twice.
 - Kafka's committed offsets are written after each checkpoint, never before it, so lag
-  monitoring works and a consumer without our store would still not skip anything.
+  monitoring works and a consumer without our store would still not skip anything. Between
+  polls the commit is asynchronous (the store already holds the truth, so the worker does not
+  wait a broker round trip per checkpoint); before partitions are revoked and at shutdown it
+  is synchronous.
+- A poll that returns nothing (the worker has caught up) checkpoints whatever is unsaved at
+  once, instead of waiting up to ``checkpoint_seconds``: an idle worker has the time, and the
+  store's readers see the last events sooner.
 - Before a partition is handed to another worker, the worker checkpoints and drops its cache of
   that partition's visitors.
 
@@ -240,8 +246,9 @@ class Worker:
             self._seen_at = now
         return self.engine.event_time + (now - self._seen_at)
 
-    def checkpoint(self) -> None:
-        """Store profiles, graph, model and offsets atomically; then commit to Kafka."""
+    def checkpoint(self, *, wait_commit: bool = True) -> None:
+        """Store profiles, graph, model and offsets atomically; then commit to Kafka
+        (``wait_commit=False``: without waiting for the broker's answer)."""
         engine = self.engine
         stream_time = self.stream_time()
         profiles = engine.publish(stream_time)
@@ -278,9 +285,9 @@ class Worker:
         engine.evict(MAX_CACHED_PROFILES)
         self.since_checkpoint = 0
         self._last_checkpoint = self.clock()
-        self._commit_kafka()
+        self._commit_kafka(wait=wait_commit)
 
-    def _commit_kafka(self) -> None:
+    def _commit_kafka(self, *, wait: bool = True) -> None:
         if self.consumer is None or not self.offsets:
             return
         from kafka import OffsetAndMetadata, TopicPartition
@@ -290,7 +297,10 @@ class Worker:
             topic, _, partition = source.rpartition(":")
             offsets[TopicPartition(topic, int(partition))] = OffsetAndMetadata(offset, "", -1)
         try:
-            self.consumer.commit(offsets)
+            if wait:
+                self.consumer.commit(offsets)
+            else:
+                self.consumer.commit_async(offsets, callback=_commit_failed)
         except Exception as exc:  # the store holds the truth; Kafka's copy is for monitoring
             log.warning("could not commit offsets to Kafka (the store has them): %s", exc)
 
@@ -357,18 +367,20 @@ class Worker:
             self.offsets.pop(source, None)
         log.info("revoked %s", sorted(sources))
 
-    def tick(self) -> None:
-        """Time-driven work between polls: close idle sessions, apply tombstones, checkpoint."""
+    def tick(self, *, idle: bool = False) -> None:
+        """Time-driven work between polls: close idle sessions, apply tombstones, checkpoint
+        (at once when ``idle``, the last poll having returned nothing, and events are unsaved)."""
         now = self.clock()
         if now - self._last_tombstones >= TOMBSTONE_POLL_S:
             self._poll_tombstones()
             self._last_tombstones = now
         self.engine.advance(self.stream_time(), self._clocks())
-        due = self.since_checkpoint >= self.checkpoint_events or (
+        unsaved = self.since_checkpoint > 0
+        due = self.since_checkpoint >= self.checkpoint_events or (idle and unsaved) or (
             now - self._last_checkpoint >= self.checkpoint_seconds
-            and (self.since_checkpoint or self.engine.dirty))
+            and (unsaved or self.engine.dirty))
         if due:
-            self.checkpoint()
+            self.checkpoint(wait_commit=False)
         if self.labels_topic and now - self._last_model_check >= MODEL_REFRESH_S:
             self._last_model_check = now
             model = self._shared_model(self.engine.model.kind)
@@ -426,7 +438,7 @@ class Worker:
                     if source not in self.offsets and not self._owned(tp):
                         continue
                     self.handle_batch(source, records)
-                self.tick()
+                self.tick(idle=not batches)
             self.checkpoint()
         finally:
             self.consumer.close(autocommit=False)
@@ -462,3 +474,10 @@ class Worker:
 
     def _owned(self, tp: Any) -> bool:
         return tp in (self.consumer.assignment() or set())
+
+
+def _commit_failed(offsets: Any, response: Any) -> None:
+    """An asynchronous offset commit's answer: only a failure is worth a line (the store
+    holds the offsets; Kafka's copy is for lag monitoring)."""
+    if isinstance(response, Exception):
+        log.warning("could not commit offsets to Kafka (the store has them): %s", response)
