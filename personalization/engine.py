@@ -185,7 +185,7 @@ class Engine:
         if self.bandit is not None:
             self.bandit.observe(profile, obs)
         if obs.event_type != "page_ping":
-            v = feats.as_list(feats.features(profile, self.shop))
+            v = feats.vector(profile, self.shop)
             p = self.model.predict_vector(v)
             profile.intent = p
             self._offer(session, Snapshot(v, p, feats.VERSION), obs.event_id)
@@ -357,7 +357,7 @@ class Engine:
             self.bandit.session_closed(profile.profile_id)
         self.open.pop(profile.profile_id, None)
         profile.intent = self.model.predict_vector(
-            feats.as_list(feats.features(profile, self.shop)))
+            feats.vector(profile, self.shop))
         self.dirty.add(profile.profile_id)
         self.counters.sessions_closed += 1
 
@@ -407,12 +407,14 @@ class Engine:
     def publish(self, now: float) -> list[Profile]:
         """Segment and recommendations for every changed profile; the profiles to store."""
         out = []
+        graph = self.graph
+        order = graph.popular_order() if self.dirty else None  # the same for every profile
         for profile_id in self.dirty:
             profile = self.profiles.get(profile_id)
             if profile is None:
                 continue
             profile.segment = segment_of(profile, profile.intent, now)
-            profile.recommendations = self.graph.for_profile(profile, now)
+            profile.recommendations = graph.for_profile(profile, now, popular_order=order)
             out.append(profile)
         return out
 

@@ -147,78 +147,109 @@ class ShopStats:
         return min(1.0, (self.buys.get(sku, 0) + SMOOTHING * prior)
                    / (self.views.get(sku, 0) + SMOOTHING))
 
+    def best_rate(self, skus: list[str]) -> float:
+        """The highest :meth:`product_rate` of ``skus`` (not empty): the prior and the cap
+        once for the session's products, not once per product (the same value)."""
+        smoothed = SMOOTHING * self._prior()
+        buys, views = self.buys, self.views
+        return min(1.0, max((buys.get(sku, 0) + smoothed) / (views.get(sku, 0) + SMOOTHING)
+                            for sku in skus))
+
     def category_rate(self, category: str) -> float:
         prior = self._prior()
         return min(1.0, (self.category_buys.get(category, 0) + SMOOTHING * prior)
                    / (self.category_views.get(category, 0) + SMOOTHING))
 
 
+# positions in NAMES, for :func:`vector` (which writes a list, not a dict, per event)
+_AT = {name: i for i, name in enumerate(NAMES)}
+(S_OPEN, S_EVENTS, S_PAGE_VIEWS, S_PRODUCT_VIEWS, S_DISTINCT_PRODUCTS, S_CATEGORIES, S_SEARCHES,
+ S_ENGAGED_MIN, S_DURATION_MIN, S_ADDS, S_REMOVES, S_CHECKOUT, S_PURCHASED, S_SLOT_CLICKS,
+ S_REPEAT_VIEWS, S_GAP_MIN, P_VIEWS, P_PRICE_VS_CATEGORY, P_CONVERSION, C_CONVERSION,
+ S_PAGE_VALUE, CART_ITEMS, CART_VALUE, CART_CARRIED) = range(24)
+CAMPAIGN = _AT["campaign"]
+(RETURNING, H_SESSIONS, H_DAYS_SINCE_SESSION, H_CUSTOMER, H_PURCHASES, H_REVENUE,
+ H_DAYS_SINCE_PURCHASE, H_ABANDONED) = range(_AT["returning"], len(NAMES))
+_SOURCE_AT = {s: _AT[f"src_{s}"] for s in SOURCES}
+_DEVICE_AT = {d: _AT[f"dev_{d}"] for d in DEVICES}
+assert NAMES[CART_CARRIED] == "cart_carried" and NAMES[H_ABANDONED] == "h_abandoned"
+
+
 def features(profile: Profile, shop: ShopStats | None = None) -> dict[str, float]:
     """The feature dict (keys in :data:`NAMES` order) of ``profile``."""
+    return dict(zip(NAMES, vector(profile, shop), strict=True))
+
+
+def vector(profile: Profile, shop: ShopStats | None = None) -> list[float]:
+    """The features of ``profile`` in :data:`NAMES` order: what the model reads and a
+    snapshot stores. The engine computes this for every page event, so it fills a list by
+    position rather than a dict by name (the same values: :func:`features` is its dict)."""
     s = profile.session
     h = profile.history
-    x = dict.fromkeys(NAMES, 0.0)
+    x = [0.0] * len(NAMES)
     if s is not None:
         now = s.last
-        x["s_open"] = 1.0
-        x["s_events"] = log1p(s.events)
-        x["s_page_views"] = log1p(s.page_views)
-        x["s_product_views"] = log1p(s.product_views)
-        x["s_distinct_products"] = log1p(len(s.viewed))
-        x["s_categories"] = float(len(s.categories))
-        x["s_searches"] = log1p(s.searches)
-        x["s_engaged_min"] = log1p(s.engaged_ms / 60_000)
-        x["s_duration_min"] = log1p(max(0.0, s.last - s.started) / 60)
-        x["s_adds"] = log1p(s.adds)
-        x["s_removes"] = log1p(s.removes)
-        x["s_checkout"] = 1.0 if s.checkouts else 0.0
-        x["s_purchased"] = 1.0 if s.purchases else 0.0
-        x["s_slot_clicks"] = log1p(s.slot_clicks)
-        x["s_repeat_views"] = log1p(s.repeat_views)
+        x[S_OPEN] = 1.0
+        x[S_EVENTS] = log1p(s.events)
+        x[S_PAGE_VIEWS] = log1p(s.page_views)
+        x[S_PRODUCT_VIEWS] = log1p(s.product_views)
+        x[S_DISTINCT_PRODUCTS] = log1p(len(s.viewed))
+        x[S_CATEGORIES] = float(len(s.categories))
+        x[S_SEARCHES] = log1p(s.searches)
+        x[S_ENGAGED_MIN] = log1p(s.engaged_ms / 60_000)
+        x[S_DURATION_MIN] = log1p(max(0.0, s.last - s.started) / 60)
+        x[S_ADDS] = log1p(s.adds)
+        x[S_REMOVES] = log1p(s.removes)
+        x[S_CHECKOUT] = 1.0 if s.checkouts else 0.0
+        x[S_PURCHASED] = 1.0 if s.purchases else 0.0
+        x[S_SLOT_CLICKS] = log1p(s.slot_clicks)
+        x[S_REPEAT_VIEWS] = log1p(s.repeat_views)
         if s.previous is not None:
-            x["s_gap_min"] = log1p(max(0.0, s.last - s.previous) / 60)
+            x[S_GAP_MIN] = log1p(max(0.0, s.last - s.previous) / 60)
         if s.focus is not None:
-            x["p_views"] = log1p(s.view_counts.get(s.focus, 0))
+            x[P_VIEWS] = log1p(s.view_counts.get(s.focus, 0))
         if shop is not None:
             _shop_features(x, s, shop)
-        x["cart_carried"] = 1.0 if s.cart_carried else 0.0
-        if s.source in SOURCES:
-            x["src_" + s.source] = 1.0
-        x["campaign"] = 1.0 if s.campaign else 0.0
-        if s.device in DEVICES:
-            x["dev_" + s.device] = 1.0
+        x[CART_CARRIED] = 1.0 if s.cart_carried else 0.0
+        source = _SOURCE_AT.get(s.source or "")
+        if source is not None:
+            x[source] = 1.0
+        x[CAMPAIGN] = 1.0 if s.campaign else 0.0
+        device = _DEVICE_AT.get(s.device or "")
+        if device is not None:
+            x[device] = 1.0
     else:
         now = h.last_seen or 0.0
-    x["cart_items"] = log1p(profile.cart_items)
-    x["cart_value"] = log1p(profile.cart_value)
+    x[CART_ITEMS] = log1p(profile.cart_items)
+    x[CART_VALUE] = log1p(profile.cart_value)
     if h.sessions:
-        x["returning"] = 1.0
-        x["h_sessions"] = log1p(h.sessions)
+        x[RETURNING] = 1.0
+        x[H_SESSIONS] = log1p(h.sessions)
         if h.last_session_end is not None:
-            x["h_days_since_session"] = log1p(max(0.0, now - h.last_session_end) / _DAY)
+            x[H_DAYS_SINCE_SESSION] = log1p(max(0.0, now - h.last_session_end) / _DAY)
     if h.purchases:
-        x["h_customer"] = 1.0
-        x["h_purchases"] = log1p(h.purchases)
-        x["h_revenue"] = log1p(h.revenue)
+        x[H_CUSTOMER] = 1.0
+        x[H_PURCHASES] = log1p(h.purchases)
+        x[H_REVENUE] = log1p(h.revenue)
         if h.last_purchase is not None:
-            x["h_days_since_purchase"] = log1p(max(0.0, now - h.last_purchase) / _DAY)
-    x["h_abandoned"] = 1.0 if h.abandoned_cart_at is not None else 0.0
+            x[H_DAYS_SINCE_PURCHASE] = log1p(max(0.0, now - h.last_purchase) / _DAY)
+    x[H_ABANDONED] = 1.0 if h.abandoned_cart_at is not None else 0.0
     return x
 
 
-def _shop_features(x: dict[str, float], s: Session, shop: ShopStats) -> None:
+def _shop_features(x: list[float], s: Session, shop: ShopStats) -> None:
     """The product on screen against the shop: price vs its category, conversion rates."""
     if s.focus is not None:
-        x["p_conversion"] = shop.product_rate(s.focus)
+        x[P_CONVERSION] = shop.product_rate(s.focus)
         category = shop.category_of.get(s.focus)
         if category:
-            x["c_conversion"] = shop.category_rate(category)
+            x[C_CONVERSION] = shop.category_rate(category)
             mean = shop.price_mean(category)
             if mean and s.focus_price:
                 ratio = math.log(s.focus_price / mean)
-                x["p_price_vs_category"] = max(-PRICE_RATIO_CAP, min(PRICE_RATIO_CAP, ratio))
+                x[P_PRICE_VS_CATEGORY] = max(-PRICE_RATIO_CAP, min(PRICE_RATIO_CAP, ratio))
     if s.viewed:  # the best-converting product seen this session, "page value"-like
-        x["s_page_value"] = max(shop.product_rate(sku) for sku in s.viewed)
+        x[S_PAGE_VALUE] = shop.best_rate(s.viewed)
 
 
 def as_list(x: dict[str, float]) -> list[float]:

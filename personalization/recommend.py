@@ -157,9 +157,17 @@ class ItemGraph:
                         key=lambda sku: (-self.popularity(sku), sku))
         return [self.public(sku) for sku in ranked[:k]]
 
+    def popular_order(self) -> list[str]:
+        """Every linkable sku, most popular first: :meth:`popular` of any ``exclude`` is its
+        first ``k`` not excluded. A checkpoint recommends for thousands of profiles against the
+        same counts, so it sorts the catalogue once for all of them, not once per profile."""
+        return sorted((sku for sku in self.items if self._linkable(sku)),
+                      key=lambda sku: (-self.popularity(sku), sku))
+
     def recommend(self, seeds: Mapping[str, float], exclude: Iterable[str],
-                  k: int = 4) -> list[dict[str, Any]]:
-        """Up to ``k`` items for ``seeds`` (sku -> weight), never one of ``exclude``."""
+                  k: int = 4, popular_order: list[str] | None = None) -> list[dict[str, Any]]:
+        """Up to ``k`` items for ``seeds`` (sku -> weight), never one of ``exclude``; the
+        shortfall from the most popular items (``popular_order``, when the caller has it)."""
         skip = set(exclude)
         scores: Counter[str] = Counter()
         for seed, weight in seeds.items():
@@ -170,13 +178,22 @@ class ItemGraph:
         ranked = sorted((sku for sku in scores if sku not in skip and self._linkable(sku)),
                         key=lambda sku: (-scores[sku], -self.popularity(sku), sku))
         chosen = ranked[:k]
-        if len(chosen) < k:
+        if len(chosen) < k and popular_order is not None:
+            taken = skip | set(chosen)
+            for sku in popular_order:
+                if sku not in taken:
+                    chosen.append(sku)
+                    if len(chosen) == k:
+                        break
+        elif len(chosen) < k:
             chosen += [item["sku"] for item in self.popular(k - len(chosen), skip | set(chosen))]
         return [self.public(sku) for sku in chosen]
 
-    def for_profile(self, profile: Profile, now: float, k: int = 4) -> list[dict[str, Any]]:
+    def for_profile(self, profile: Profile, now: float, k: int = 4,
+                    popular_order: list[str] | None = None) -> list[dict[str, Any]]:
         """Recommendations for a visitor's current state (see the module docstring)."""
-        return self.recommend(*seeds_and_exclusions(profile, now), k=k)
+        return self.recommend(*seeds_and_exclusions(profile, now), k=k,
+                              popular_order=popular_order)
 
 
 def seeds_and_exclusions(profile: Profile, now: float) -> tuple[dict[str, float], set[str]]:
