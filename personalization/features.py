@@ -25,6 +25,7 @@ them (``shop=None``) gets those features at 0, the value of "nothing known yet".
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any
@@ -53,8 +54,13 @@ PRICE_RATIO_CAP = 3.0  # |log(price / category mean)| beyond this is noise, not 
 log1p = math.log1p
 
 
+@functools.lru_cache(maxsize=8192)
 def category_path(category: str | None) -> tuple[str, ...]:
     """A category's levels, top first: shops write ``Shoes/Trail`` or ``electronics.smartphone``.
+
+    Cached: every product event splits its category twice (the session's and the shop's
+    statistics), and a shop has far fewer categories than events; the answer is an
+    immutable tuple, so sharing it is safe.
 
     >>> category_path("electronics.smartphone"), category_path("Shoes / Trail"), category_path("")
     (('electronics', 'smartphone'), ('Shoes', 'Trail'), ())

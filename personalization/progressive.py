@@ -59,24 +59,29 @@ class ProgressiveMetrics:
         self.bins = [[0, 0.0, 0] for _ in range(10)]  # count, sum of p, positives
 
     def update(self, y: bool, p: float) -> None:
-        p = min(1.0, max(0.0, p))
-        self.log_loss.update(y, p)
-        self.labels += 1
-        index = min(AUC_BINS - 1, int(p * AUC_BINS))
-        if y:
-            self.positives += 1
-            self.auc_pos[index] += 1
-        else:
-            self.auc_neg[index] += 1
-        cell = self.bins[min(9, int(p * 10))]
-        cell[0] += 1
-        cell[1] += p
-        cell[2] += int(y)
+        """Score one prediction ``p`` whose label ``y`` has arrived."""
+        self.update_many([y], [p])
 
     def update_many(self, ys: list[bool], ps: list[float]) -> None:
-        """:meth:`update` for each pair, in order."""
+        """:meth:`update` for each pair, in order (inlined: a closing session brings its
+        10-30 labels at once, and this runs for every one of them)."""
+        log_loss = self.log_loss.update
+        auc_pos, auc_neg, bins = self.auc_pos, self.auc_neg, self.bins
+        top = AUC_BINS - 1
         for y, p in zip(ys, ps, strict=True):
-            self.update(y, p)
+            p = min(1.0, max(0.0, p))
+            log_loss(y, p)
+            index = min(top, int(p * AUC_BINS))
+            if y:
+                self.positives += 1
+                auc_pos[index] += 1
+            else:
+                auc_neg[index] += 1
+            cell = bins[min(9, int(p * 10))]
+            cell[0] += 1
+            cell[1] += p
+            cell[2] += int(y)
+        self.labels += len(ys)
 
     def roc_auc(self) -> float | None:
         return binned_auc(self.auc_pos, self.auc_neg)
