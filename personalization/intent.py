@@ -52,6 +52,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from river import compose, forest, linear_model, optim, preprocessing, tree
 
 from personalization.calibration import OnlineCalibration
@@ -179,9 +180,10 @@ class IntentModel:
         rule = self.cart_rule
         for v, y in zip(vs, ys, strict=True):
             rule[0 if y else 1][1 if v[CART] > 0 else 0] += 1
+        xs = np.asarray(vs, dtype=float)  # converted once for the calibration and the model
         if self.calibration is not None:  # the batch's logits before the classifier learns it
-            self.calibration.learn_many(self.model.raw_many(vs), ys)
-        self.model.learn_many(vs, ys)
+            self.calibration.learn_many(self.model.raw_many(xs), ys)
+        self.model.learn_many(xs, ys)
         self.learned += len(vs)
 
     def predict(self, x: dict[str, float]) -> float:

@@ -77,7 +77,7 @@ class ScaledLogistic:
         self.intercept -= self.intercept_lr * g
         self.weights -= (self.lr * g) * z
 
-    def learn_many(self, xs: Sequence[Sequence[float]], ys: Sequence[bool]) -> None:
+    def learn_many(self, xs: Sequence[Sequence[float]] | np.ndarray, ys: Sequence[bool]) -> None:
         """The same updates as :meth:`learn`, one after another, at a fraction of the cost.
 
         Labels come in batches (every snapshot of a closing session), and each SGD step depends
