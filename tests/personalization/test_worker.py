@@ -187,8 +187,13 @@ def test_a_killed_worker_resumes_from_its_checkpoint(kafka_broker: str, kafka_to
     """SIGKILL a real ``clickloop personalization worker`` in the middle of a stream."""
     # volume, so that the kill falls mid-stream; a month earlier, so the story stays the latest
     filler = generate(150, seed=11, start=START - timedelta(days=30), days=10)
-    first = story_day_one() + filler[: len(filler) // 2]
-    second = filler[len(filler) // 2:] + story_day_two()
+    third_of = len(filler) // 3
+    first = story_day_one() + filler[:third_of]
+    second = filler[third_of: 2 * third_of]
+    # produced only after the kill: only the restarted worker can process it, so the kill
+    # falls mid-stream however fast the first worker is, and the restarted one is surely up
+    # (its signal handlers in place) when the test stops it
+    third = filler[2 * third_of:] + story_day_two()
     settings = settings_for(tmp_path, kafka_broker, kafka_topic, checkpoint_events=200,
                             checkpoint_seconds=0.5, worker_instance_id="worker-1")
     group = settings.personalization.consumer_group
@@ -210,8 +215,9 @@ def test_a_killed_worker_resumes_from_its_checkpoint(kafka_broker: str, kafka_to
         wait_for(lambda: stored_total(store, group) > len(first), "a checkpoint in part two")
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
+        produce(kafka_broker, kafka_topic, third)
         worker = start()
-        wait_for(lambda: stored_total(store, group) == len(first) + len(second),
+        wait_for(lambda: stored_total(store, group) == len(first) + len(second) + len(third),
                  "the restarted worker to finish")
     finally:
         worker.send_signal(signal.SIGTERM)
@@ -224,7 +230,8 @@ def test_a_killed_worker_resumes_from_its_checkpoint(kafka_broker: str, kafka_to
     check_story(store)
     summary = store.model_summary(group)
     assert summary is not None
-    bots = sum(1 for e in first + second if e["enrichment"]["ua"]["is_bot"])
-    assert summary["counters"]["events"] == len(first) + len(second)
-    assert summary["counters"]["applied"] == len(first) + len(second) - bots
+    everything = first + second + third
+    bots = sum(1 for e in everything if e["enrichment"]["ua"]["is_bot"])
+    assert summary["counters"]["events"] == len(everything)
+    assert summary["counters"]["applied"] == len(everything) - bots
     assert summary["counters"]["duplicates"] == 0
