@@ -51,9 +51,12 @@ class Progress:
         self._clock = clock
         self._step = ""
         self._lines: int | None = None
+        self._ended: set[int] = set()
         self._since = clock()
         self._begun = clock()
         self._stop = threading.Event()
+        # a poll reads the step and its jobs in one go: never a new step with the last one's share
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._poll, name="log-progress", daemon=True)
 
     def __enter__(self) -> Progress:
@@ -66,6 +69,10 @@ class Progress:
 
     def step(self, name: str, files: Sequence[Any], lines: int | None = None) -> None:
         """A new step begins; ``lines``: the exact count once the reading pass has ended."""
+        with self._lock:
+            self._begin(name, files, lines)
+
+    def _begin(self, name: str, files: Sequence[Any], lines: int | None) -> None:
         now = self._clock()
         if lines is not None and self._step == "reading":
             took = now - self._since
@@ -73,11 +80,14 @@ class Progress:
             self._print(f"read {lines:,} lines in {took:.1f} s{rate}")
         self._step, self._since = name, now
         self._lines = lines if lines is not None else estimated_lines(files)
+        # the status tracker learns that a job ended a little after its action returned: the
+        # jobs it still calls active now belong to the step that just ended
+        self._ended = set(self._tracker.getActiveJobsIds())
 
     def fraction(self) -> float | None:
         """Share of the tasks of the running Spark jobs that are done (None: nothing runs)."""
         total = done = 0
-        for job_id in self._tracker.getActiveJobsIds():
+        for job_id in set(self._tracker.getActiveJobsIds()) - self._ended:
             job = self._tracker.getJobInfo(job_id)
             for stage_id in (job.stageIds if job else ()):
                 stage = self._tracker.getStageInfo(stage_id)
@@ -88,10 +98,11 @@ class Progress:
 
     def _poll(self) -> None:
         while not self._stop.wait(self._interval):
-            fraction = self.fraction()
-            if fraction is not None and self._step:
-                self._print(progress_line(self._step, fraction, self._clock() - self._since,
-                                          self._lines))
+            with self._lock:
+                fraction = self.fraction()
+                if fraction is not None and self._step:
+                    self._print(progress_line(self._step, fraction,
+                                              self._clock() - self._since, self._lines))
 
     def _print(self, text: str) -> None:
         print(text, file=self._out, flush=True)

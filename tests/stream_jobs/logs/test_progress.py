@@ -41,6 +41,39 @@ def test_estimated_lines_from_sizes_and_sample_line_length():
     assert estimated_lines([SimpleNamespace(path="/x/d.log", size=1, line_bytes=0.0)]) is None
 
 
+class LaggingTracker:
+    """A status tracker that still calls job 1 active after its action returned."""
+
+    def __init__(self) -> None:
+        self.active: list[int] = []
+        self.jobs = {1: SimpleNamespace(stageIds=[10]), 2: SimpleNamespace(stageIds=[20])}
+        self.stages = {10: SimpleNamespace(numTasks=8, numCompletedTasks=7),
+                       20: SimpleNamespace(numTasks=4, numCompletedTasks=1)}
+
+    def getActiveJobsIds(self) -> list[int]:  # Spark's camelCase names
+        return list(self.active)
+
+    def getJobInfo(self, job_id: int) -> SimpleNamespace:
+        return self.jobs[job_id]
+
+    def getStageInfo(self, stage_id: int) -> SimpleNamespace:
+        return self.stages[stage_id]
+
+
+def test_a_step_does_not_report_the_last_steps_jobs():
+    tracker = LaggingTracker()
+    spark = SimpleNamespace(sparkContext=SimpleNamespace(statusTracker=lambda: tracker))
+    progress = Progress(spark, out=io.StringIO())
+    progress.step("reading", [])
+    assert progress.fraction() is None
+    tracker.active = [1]
+    assert progress.fraction() == 7 / 8  # job 1 runs in this step
+    progress.step("writing", [], 80)
+    assert progress.fraction() is None  # job 1 ended with the reading step
+    tracker.active = [1, 2]
+    assert progress.fraction() == 1 / 4  # only the writing step's own job
+
+
 @pytest.mark.spark
 def test_progress_polls_running_spark_jobs(spark):
     out = io.StringIO()
