@@ -20,6 +20,7 @@ from stream_jobs.logs.formats import (
     AUTO,
     JSON_FORMATS,
     REGEX,
+    W3C,
     JsonFormat,
     TextFormat,
     UnknownFormat,
@@ -108,6 +109,26 @@ def sample_lines(path: Path, count: int = SAMPLE_LINES, encoding: str = "") -> l
     return lines
 
 
+def check_w3c_fields(path: Path, encoding: str = "") -> None:
+    """A W3C file is parsed with the columns of its first ``#Fields:`` line; a later one
+    that names other columns (the server's logging was reconfigured mid-file) would shift
+    every value after it, so it is refused here with its line number. The same line repeated
+    (IIS writes it again after each restart) is fine."""
+    first: tuple[int, list[str]] | None = None
+    with open_text(path, encoding) as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.startswith(("#Fields:", "\ufeff#Fields:")):
+                continue
+            columns = line.lstrip("\ufeff")[len("#Fields:"):].split()
+            if first is None:
+                first = (number, columns)
+            elif columns != first[1]:
+                raise LogInputError(
+                    f"{path}: line {number}: #Fields: changes the columns of line {first[0]} "
+                    f"({' '.join(first[1])} -> {' '.join(columns)}); split the file at that "
+                    "line and parse the parts as separate files")
+
+
 def file_sha256(path: Path) -> str:
     """SHA-256 of the file's bytes as stored (compressed files hash their compressed bytes)."""
     digest = hashlib.sha256()
@@ -165,6 +186,8 @@ def prepare_files(paths: Sequence[Path], format_option: str, *, format_regex: st
                 JSON_FORMATS[fmt] if fmt in JSON_FORMATS else text_format(fmt, sample))
             if date_format:
                 parser = with_date_format(parser, date_format)
+            if fmt == W3C:
+                check_w3c_fields(path, declared)
         except EOFError as exc:
             raise LogInputError(f"{path}: truncated compressed file") from exc
         except (OSError, ValueError) as exc:  # bad gzip/bz2 data raise these too

@@ -329,6 +329,23 @@ def test_unusable_inputs_are_precise_errors(tmp_path):
         prepare_files([twice, twice], "auto")
 
 
+def test_a_w3c_file_whose_columns_change_mid_file_is_refused_with_the_line(tmp_path):
+    fields = "#Fields: date time c-ip cs-method cs-uri-stem sc-status"
+    request = "2024-03-09 10:00:00 81.2.69.142 GET /index.html 200"
+    same = tmp_path / "restarted.log"  # IIS repeats the line after a restart: fine
+    same.write_text("\n".join(["#Software: IIS", fields, request, fields, request]) + "\n")
+    assert prepare_files([same], "auto")[0].format == "w3c"
+    changed = tmp_path / "changed.log"  # same count, other order: would misread the status
+    changed.write_text("\n".join([fields, request, "#Date: 2024-03-09 11:00:00",
+                                  "#Fields: date time c-ip cs-method sc-status cs-uri-stem",
+                                  "2024-03-09 11:00:00 81.2.69.142 GET 200 /index.html"]) + "\n")
+    with pytest.raises(LogInputError, match=r"changed\.log: line 4: #Fields: changes the "
+                       r"columns of line 1 \(.* sc-status -> .* sc-status cs-uri-stem\); split"):
+        prepare_files([changed], "auto")
+    with pytest.raises(LogInputError, match=r"line 4: #Fields: changes"):
+        prepare_files([changed], "w3c")
+
+
 def test_detect_format_prefers_the_specific_and_needs_a_majority():
     combined = HOSTILE_LINES[0].decode()
     assert detect_format([combined, "garbage"]) == "combined"
