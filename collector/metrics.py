@@ -24,6 +24,8 @@ COUNTERS: dict[str, str] = {
     "clickloop_collector_events_rejected_total": "Events rejected by the contract or policy.",
     "clickloop_collector_events_spooled_total": "Records written to the spool (Kafka unavailable).",
     "clickloop_collector_events_replayed_total": "Records replayed from the spool to Kafka.",
+    "clickloop_collector_events_refused_total": ("Records Kafka refused for good (over the "
+                                                 "topic's max.message.bytes), kept on disk."),
     "clickloop_collector_spool_full_total": "Batches refused with 503 because the spool was full.",
     "clickloop_collector_responses_total": "HTTP responses by status.",
 }
@@ -39,7 +41,7 @@ def _slots() -> list[tuple[str, tuple[tuple[str, str], ...]]]:
     slots: list[tuple[str, tuple[tuple[str, str], ...]]] = []
     for source in SOURCES:
         slots.append(("clickloop_collector_events_accepted_total", (("source", source),)))
-    for name in ("rejected", "spooled", "replayed"):
+    for name in ("rejected", "spooled", "replayed", "refused"):
         slots.append((f"clickloop_collector_events_{name}_total", ()))
     slots.append(("clickloop_collector_spool_full_total", ()))
     for status in STATUSES:

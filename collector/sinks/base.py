@@ -29,6 +29,17 @@ class SinkFull(SinkError):
     """The destination is out of room (the spool reached its cap): answer 503, never drop."""
 
 
+class RecordsRefused(SinkError):
+    """Kafka stored the batch except ``refused``: records it will never take as they are
+    (larger than the topic's ``max.message.bytes``), each with Kafka's reason. Sent again they
+    would be refused again, so they must be set aside, not retried: a spool that retried them
+    would never drain."""
+
+    def __init__(self, refused: Sequence[tuple[Record, str]]) -> None:
+        super().__init__(f"Kafka refused {len(refused)} record(s) for good: {refused[0][1]}")
+        self.refused = list(refused)
+
+
 class Sink(Protocol):
     """What the HTTP layer needs from storage."""
 

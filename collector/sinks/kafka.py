@@ -3,8 +3,10 @@
 A store hands every record to the producer and waits for the broker's ``acks=all`` answer,
 bounded by the produce timeout: only then may the client get its 2xx. Anything short of that --
 no broker, a full local queue, a failed or late acknowledgement -- is :class:`SinkUnavailable`,
-which the :class:`~collector.sinks.spooling.SpoolingSink` turns into a spool write. The
-producer is idempotent, so the broker drops its own retries' duplicates.
+which the :class:`~collector.sinks.spooling.SpoolingSink` turns into a spool write. A record
+Kafka will never take (over the topic's size limit) is :class:`RecordsRefused` instead, which
+the spooling sink sets aside on disk rather than retrying. The producer is idempotent, so the
+broker drops its own retries' duplicates.
 
 Why librdkafka and not kafka-python (the project's other Kafka client, still used by tests and
 tools): the producer runs in C on its own threads, so a 20-record batch costs the worker's GIL a
@@ -26,7 +28,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from collector.sinks.base import Record, SinkUnavailable
+from collector.sinks.base import Record, RecordsRefused, SinkUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -49,22 +51,35 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
 }
 
 
-class _Pending:
-    """One store's records in flight: counts delivery reports down, keeps the first error."""
+Content = tuple[str, bytes | None, bytes]  # a record as a delivery report gives it back
 
-    __slots__ = ("done", "error", "remaining")
+
+# Kafka's answers that are about the record itself: sent again, it would be refused again
+REFUSED = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE,
+                     KafkaError.INVALID_RECORD})
+
+
+class _Pending:
+    """One store's records in flight: counts delivery reports down, keeps the first error that
+    is not a refusal, and the records Kafka refused (as ``(topic, key, value)``)."""
+
+    __slots__ = ("done", "error", "refused", "remaining")
 
     def __init__(self, count: int) -> None:
         self.remaining = count
         self.error: KafkaError | None = None
+        self.refused: list[tuple[Content, str]] = []
         self.done = threading.Event()
 
-    def report(self, err: KafkaError | None, _msg: Any) -> None:
+    def report(self, err: KafkaError | None, msg: Any) -> None:
         # called on the poller thread only, so the counter needs no lock
-        if err is not None and self.error is None:
-            self.error = err
+        if err is not None:
+            if err.code() in REFUSED:
+                self.refused.append(((msg.topic(), msg.key(), msg.value()), err.str()))
+            elif self.error is None:
+                self.error = err
         self.remaining -= 1
-        if self.remaining <= 0 or err is not None:
+        if self.remaining <= 0 or self.error is not None:
             self.done.set()
 
 
@@ -73,6 +88,22 @@ def _by_topic(records: Sequence[Record]) -> dict[str, list[dict[str, bytes | Non
     for record in records:
         grouped.setdefault(record.topic, []).append({"value": record.value, "key": record.key})
     return grouped
+
+
+def _refused_records(records: Sequence[Record], refused: Sequence[tuple[Content, str]]
+                     ) -> list[Record]:
+    """The refused ones of ``records``, in the batch's order (reports come per partition, not
+    in that order); equal records count once each."""
+    left: dict[Content, int] = {}
+    for content, _reason in refused:
+        left[content] = left.get(content, 0) + 1
+    found = []
+    for record in records:
+        content = (record.topic, record.key, record.value)
+        if left.get(content):
+            left[content] -= 1
+            found.append(record)
+    return found
 
 
 class KafkaSink:
@@ -179,11 +210,33 @@ class KafkaSink:
     # --- storing ----------------------------------------------------------------------------
 
     def store(self, records: Sequence[Record]) -> str:
+        """Store ``records``; :class:`RecordsRefused` when Kafka took all but some that it
+        will never take (each refused one was tried again on its own first: the broker
+        refuses a whole record batch when the batch is over the topic's limit, so a record
+        can be refused only for its neighbours' sake)."""
+        refused = self._send(records)
+        if not refused:
+            return "kafka"
+        again = _refused_records(records, refused)  # in order: a visitor's stay in order
+        log.warning("Kafka refused %d of %d records (%s); sending them one by one",
+                    len(again), len(records), refused[0][1])
+        final: list[tuple[Record, str]] = []
+        for record in again:
+            alone = self._send([record])
+            if alone:
+                final.append((record, alone[0][1]))
+        if final:
+            raise RecordsRefused(final)
+        return "kafka"
+
+    def _send(self, records: Sequence[Record]) -> list[tuple[Content, str]]:
+        """Send and wait for every acknowledgement; the refused records with Kafka's reason;
+        :class:`SinkUnavailable` for anything else that went wrong."""
         producer = self._producer
         if producer is None or self._fatal:
             raise SinkUnavailable(f"no connection to Kafka at {self.bootstrap}")
         if not records:
-            return "kafka"
+            return []
         pending = _Pending(len(records))
         try:
             # one produce_batch call per topic (a batch's events, its dead letters): one trip
@@ -203,7 +256,7 @@ class KafkaSink:
             raise SinkUnavailable(f"Kafka did not acknowledge within {self.timeout_s:g} s")
         if pending.error is not None:
             raise SinkUnavailable(f"Kafka did not acknowledge: {pending.error}")
-        return "kafka"
+        return pending.refused
 
     def reset(self) -> None:
         """Forget what the producer still queues: those records were spooled by the requests

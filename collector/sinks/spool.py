@@ -12,6 +12,11 @@ Layout of ``<dir>``:
 - ``<sequence>.seg``: sealed segments. Sealing renames ``active.seg`` under the append lock to
   the next sequence number, so sealed segments sort in acceptance order and are never written
   again. A replayer seals, then sends the sealed segments oldest first and deletes each.
+- ``refused.jsonl``: records Kafka refused for good (larger than the topic's
+  ``max.message.bytes``): JSON lines ``{"topic", "key", "value", "reason", "refused_at"}``,
+  appended under the append lock and fsync'd, never replayed automatically (they would be
+  refused again); they count against the cap. Raise the topic's limit, then produce them
+  again with any Kafka client.
 - ``replay.lock``: one replayer at a time (any worker's), so segments are sent in order.
 - ``spooling``: the marker that the collector is in spool mode. It is created with the first
   spooled batch and removed, under the append lock, only once the spool is empty. While it
@@ -51,6 +56,7 @@ ACTIVE = "active" + SEGMENT_SUFFIX
 APPEND_LOCK = "append.lock"
 REPLAY_LOCK = "replay.lock"
 MARKER = "spooling"
+REFUSED = "refused.jsonl"
 LAST_BATCH = "last-batch"  # the size of the latest batch any worker spooled (readiness hint)
 # readiness asks for room for at least this much (capped at an eighth of the spool), or for the
 # largest recent batch if that is bigger: a 20-event browser batch is ~10-30 KiB enriched
@@ -58,15 +64,19 @@ MIN_BATCH_RESERVE = 32 * 1024
 RECENT_BATCHES = 64
 
 
+def _fields(record: Record) -> dict[str, str | None]:
+    return {"topic": record.topic,
+            "key": None if record.key is None else record.key.decode("utf-8", "surrogateescape"),
+            "value": record.value.decode("utf-8", "surrogateescape")}
+
+
+def _line(item: dict[str, str | None]) -> bytes:
+    return json.dumps(item, ensure_ascii=True, separators=(",", ":")).encode() + b"\n"
+
+
 def encode_records(records: Sequence[Record]) -> bytes:
     """The spool lines for ``records``."""
-    return b"".join(
-        json.dumps({"topic": r.topic,
-                    "key": None if r.key is None else r.key.decode("utf-8", "surrogateescape"),
-                    "value": r.value.decode("utf-8", "surrogateescape")},
-                   ensure_ascii=True, separators=(",", ":")).encode() + b"\n"
-        for r in records
-    )
+    return b"".join(_line(_fields(r)) for r in records)
 
 
 def decode_records(data: bytes) -> tuple[list[Record], int]:
@@ -163,6 +173,30 @@ class Spool:
                 raise SinkFull(f"spool fsync failed: {exc}") from exc
             if self._active_bytes >= self.segment_bytes:
                 self._seal_locked()
+
+    def set_aside(self, refused: Sequence[tuple[Record, str]]) -> None:
+        """Keep records Kafka refused for good in ``refused.jsonl`` (fsync'd), with the reason;
+        :class:`SinkFull` past the cap or when the disk refuses the write."""
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        data = b"".join(_line({**_fields(record), "reason": reason, "refused_at": stamp})
+                        for record, reason in refused)
+        with self._lock, self._append_locked():
+            used = self.size_bytes()
+            if used + len(data) > self.max_bytes:
+                raise SinkFull(f"spool is full ({used} of {self.max_bytes} bytes used)")
+            try:
+                fd = os.open(self.directory / REFUSED, os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                             0o600)
+                try:
+                    _write_all(fd, data)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise SinkFull(f"writing refused records failed: {exc}") from exc
+        log.error("Kafka refused %d record(s) for good (%s): kept in %s; raise the topic's "
+                  "max.message.bytes, then produce them again", len(refused), refused[0][1],
+                  self.directory / REFUSED)
 
     def _active_fd(self) -> int:
         """Our descriptor for the current ``active.seg`` (called under the append lock): a
@@ -308,7 +342,7 @@ class Spool:
         try:
             with os.scandir(self.directory) as entries:
                 for entry in entries:
-                    if entry.name.endswith(SEGMENT_SUFFIX):
+                    if entry.name.endswith(SEGMENT_SUFFIX) or entry.name == REFUSED:
                         with contextlib.suppress(FileNotFoundError):
                             total += entry.stat().st_size
         except FileNotFoundError:

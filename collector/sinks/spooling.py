@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
-from collector.sinks.base import Record, SinkUnavailable
+from collector.sinks.base import Record, RecordsRefused, SinkUnavailable
 from collector.sinks.kafka import KafkaSink
 from collector.sinks.spool import Spool
 
@@ -58,6 +58,9 @@ class SpoolingSink:
         if not self.spool.spooling():
             try:
                 return self.kafka.store(records)
+            except RecordsRefused as exc:  # the rest is in Kafka
+                self._set_aside(exc)
+                return "kafka"
             except SinkUnavailable as exc:
                 log.warning("Kafka unavailable, spooling: %s", exc)
                 self.kafka.reset()
@@ -121,7 +124,10 @@ class SpoolingSink:
             records = segment.read()
             try:
                 for start in range(0, len(records), REPLAY_CHUNK):
-                    self.kafka.store(records[start:start + REPLAY_CHUNK])
+                    try:
+                        self.kafka.store(records[start:start + REPLAY_CHUNK])
+                    except RecordsRefused as exc:  # set aside, or the spool never drains
+                        self._set_aside(exc)
             except SinkUnavailable as exc:
                 log.warning("replay of %s failed: %s", segment.path.name, exc)
                 self.kafka.reset()
@@ -130,6 +136,10 @@ class SpoolingSink:
             self._count("replayed", len(records))
             log.info("replayed %d records from %s", len(records), segment.path.name)
         return True
+
+    def _set_aside(self, refused: RecordsRefused) -> None:
+        self.spool.set_aside(refused.refused)  # SinkFull: the client gets 503, none lost
+        self._count("refused", len(refused.refused))
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the replayer, flush the producer, seal the active segment (left for replay)."""

@@ -3,10 +3,14 @@ partitioning, and spool mode shared by workers with an in-order drain."""
 
 from __future__ import annotations
 
+import json
+import random
+
 import pytest
 from kafka.partitioner.default import DefaultPartitioner
 
 from collector.sinks import KafkaSink, Record, SinkUnavailable, Spool, SpoolingSink
+from collector.sinks.base import RecordsRefused
 from embedded.ports import free_port
 from tests.fixtures.collector import read_topic
 
@@ -75,3 +79,88 @@ def test_one_worker_spooling_makes_every_worker_spool_until_the_drain(kafka_brok
         up.close(5)
         down.close(1)
     assert [r.value for r in stored] == [record(n).value for n in range(1, 6)]
+
+
+def limit_record_batches(bootstrap: str, topic: str, max_bytes: int) -> None:
+    """Set the topic's ``max.message.bytes`` (the largest record batch the broker takes)."""
+    from confluent_kafka.admin import (
+        AdminClient,
+        AlterConfigOpType,
+        ConfigEntry,
+        ConfigResource,
+        ResourceType,
+    )
+
+    entry = ConfigEntry("max.message.bytes", str(max_bytes),
+                        incremental_operation=AlterConfigOpType.SET)
+    resource = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=[entry])
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # kept: its futures need it alive
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(timeout=30)
+
+
+def refusable_batch(topic: str) -> tuple[list[Record], Record]:
+    """20 records that fit a 3,000-byte limit one by one but not as one batch (random hex:
+    lz4 cannot shrink it below the limit), and one that fits it in no way, in the middle."""
+    noise = random.Random(7)
+    small = [Record(topic, b"v-1", f'{{"n":{n},"pad":"{noise.randbytes(200).hex()}"}}'.encode())
+             for n in range(20)]
+    big = Record(topic, b"v-1", f'{{"n":"big","pad":"{noise.randbytes(4000).hex()}"}}'.encode())
+    return [*small[:10], big, *small[10:]], big
+
+
+def test_a_record_kafka_refuses_for_good_is_set_aside_and_the_rest_stored(kafka_broker,
+                                                                           kafka_topic, tmp_path):
+    """A topic whose ``max.message.bytes`` is below a record's size refuses that record on
+    every try: it is kept on disk with Kafka's reason, its batch's other records reach Kafka in
+    order (the broker refused them only as part of a batch over the limit), and the collector
+    stays out of spool mode instead of spooling a batch that could never drain."""
+    limit_record_batches(kafka_broker, kafka_topic, 3000)
+    records, big = refusable_batch(kafka_topic)
+    counted: dict[str, float] = {}
+    sink = SpoolingSink(KafkaSink(kafka_broker, timeout_s=10), Spool(tmp_path, max_bytes=1 << 20),
+                        probe_topic=kafka_topic,
+                        count=lambda name, value: counted.update({name: value}))
+    try:
+        with pytest.raises(RecordsRefused) as refused:
+            sink.kafka.store(records)
+        assert [record for record, _ in refused.value.refused] == [big]
+        assert "too large" in refused.value.refused[0][1].lower()
+        assert sink.store(records) == "kafka"
+        assert sink.kafka_up and not sink.spool.segments()
+        stored = read_topic(kafka_broker, kafka_topic, 40, timeout=30)
+    finally:
+        sink.close(5)
+    small = [r.value for r in records if r is not big]
+    assert [r.value for r in stored] == small + small  # both stores, each in order
+    kept = [json.loads(line) for line in (tmp_path / "refused.jsonl").read_text().splitlines()]
+    assert [(k["topic"], k["key"], k["value"]) for k in kept] == \
+        [(kafka_topic, "v-1", big.value.decode())]
+    assert "too large" in kept[0]["reason"].lower() and kept[0]["refused_at"]
+    assert counted == {"refused": 1}
+    assert sink.spool.size_bytes() == (tmp_path / "refused.jsonl").stat().st_size  # capped
+
+
+def test_a_spooled_record_kafka_refuses_for_good_does_not_stall_the_replay(kafka_broker,
+                                                                         kafka_topic, tmp_path):
+    limit_record_batches(kafka_broker, kafka_topic, 3000)
+    records, big = refusable_batch(kafka_topic)
+    after = Record(kafka_topic, b"v-1", b'{"n":"after"}')
+    down = SpoolingSink(KafkaSink(f"127.0.0.1:{free_port()}", timeout_s=0.5,
+                                  connect_timeout_s=0.3),
+                        Spool(tmp_path, max_bytes=1 << 20), probe_topic=kafka_topic)
+    up = SpoolingSink(KafkaSink(kafka_broker, timeout_s=10),
+                      Spool(tmp_path, max_bytes=1 << 20), probe_topic=kafka_topic)
+    try:
+        assert down.store(records) == "spool"
+        assert up.store([after]) == "spool"  # the collector is in spool mode
+        assert up.replay_once() is True
+        assert up.kafka_up and not up.spool.segments()
+        stored = read_topic(kafka_broker, kafka_topic, 21, timeout=30)
+    finally:
+        up.close(5)
+        down.close(1)
+    assert [r.value for r in stored] == [r.value for r in records if r is not big] + \
+        [after.value]
+    kept = (tmp_path / "refused.jsonl").read_text().splitlines()
+    assert [json.loads(line)["value"] for line in kept] == [big.value.decode()]
