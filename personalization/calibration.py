@@ -124,7 +124,10 @@ class OnlineCalibration:
         self.count *= keep
         self.positives *= keep
         self.logit_sum *= keep
-        lo, _ = LOGIT_RANGE
+        lo, hi = LOGIT_RANGE
+        # a logit beyond the range counts in an end bin *as the range's end*: a bin's mean
+        # must stay inside it, or one wild logit (1e4) drags the whole fit after it
+        raws = np.clip(raws, lo, hi)
         index = np.clip(((raws - lo) / BIN_WIDTH).astype(int), 0, len(self.count) - 1)
         bins = len(self.count)
         self.count += np.bincount(index, minlength=bins)

@@ -56,6 +56,25 @@ def test_a_known_miscalibration_is_learned_and_the_order_kept() -> None:
     assert all(b > a for a, b in itertools.pairwise(mapped))  # monotone: same ranking
 
 
+def test_a_wild_logit_counts_at_the_range_end_and_leaves_the_map_in_place() -> None:
+    """A demo run's model once gave one snapshot a logit of 15,761 (a rare feature scaled by
+    3,000): summed into the end bin unclipped, it pulled the fit's intercept to -8.5 and every
+    score under 0.1 %, an AUC of 0.39. Counted as the range's end, it is one more label."""
+    pairs = miscalibrated(4000, seed=5)
+    plain, hit = OnlineCalibration(), OnlineCalibration()
+    for i in range(0, len(pairs), 20):
+        batch = pairs[i:i + 20]
+        raws, ys = [raw for raw, _ in batch], [y for _, y in batch]
+        plain.learn_many(raws, ys)
+        if i == 2000:  # mid-stream, with both outcomes already counted
+            raws, ys = [*raws, 15_761.0, -12_000.0], [*ys, False, True]
+        hit.learn_many(raws, ys)
+    for raw in (-5.0, -3.0, -1.5, 0.0, 1.5):
+        assert sigmoid(hit.transform(raw)) == pytest.approx(sigmoid(plain.transform(raw)),
+                                                            abs=0.02), raw
+    assert sigmoid(hit.transform(0.0)) == pytest.approx(sigmoid(1.2), abs=0.05)
+
+
 @pytest.mark.parametrize(("kwargs", "field"), [
     ({"knots": (0.0, -1.0)}, "knots"),
     ({"half_life": 0.0}, "half_life"),

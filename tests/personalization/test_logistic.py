@@ -12,14 +12,15 @@ import pytest
 
 from personalization.features import NAMES
 from personalization.intent import LEARNING_RATE, PRIOR, IntentModel, river_logreg
-from personalization.logistic import ScaledLogistic
+from personalization.logistic import Z_CLIP, ScaledLogistic
 from personalization.observation import event_time
 from tracker.contract import parse_timestamp
 
 
-def fresh() -> ScaledLogistic:
+def fresh(clip: float | None = None) -> ScaledLogistic:
+    """River's arithmetic (no cut of scaled values) unless ``clip`` is given."""
     return ScaledLogistic(NAMES, lr=LEARNING_RATE, intercept_init=math.log(PRIOR / (1 - PRIOR)),
-                          intercept_lr=LEARNING_RATE)
+                          intercept_lr=LEARNING_RATE, clip=clip)
 
 
 def example(rng: random.Random) -> tuple[list[float], bool]:
@@ -45,9 +46,10 @@ def test_predictions_equal_rivers_pipeline_through_a_stream() -> None:
         rivers.learn_one(as_dict, y)
 
 
-def test_a_batch_learns_exactly_what_one_by_one_learns() -> None:
+@pytest.mark.parametrize("clip", [None, 2.0])  # 2: one value in 13 is cut
+def test_a_batch_learns_exactly_what_one_by_one_learns(clip: float | None) -> None:
     rng = random.Random(12)
-    one, batch = fresh(), fresh()
+    one, batch = fresh(clip), fresh(clip)
     for _ in range(300):
         xs, ys = zip(*(example(rng) for _ in range(rng.randint(1, 30))), strict=True)
         for x, y in zip(xs, ys, strict=True):
@@ -57,6 +59,45 @@ def test_a_batch_learns_exactly_what_one_by_one_learns() -> None:
         assert batch.predict(probe) == pytest.approx(one.predict(probe), abs=1e-12)
     assert batch.n == one.n
     assert list(batch.inv_std == 0) == list(one.inv_std == 0)  # same features ignored
+
+
+def rare_then_wild(model: ScaledLogistic) -> list[float]:
+    """Teach ``model`` a feature seen only as tiny values (minutes since a purchase, in days:
+    standard deviation ~3e-4); return an example where it is 0.5, ~1,500 deviations out."""
+    rng = random.Random(14)
+    j = NAMES.index("h_days_since_purchase")
+    for _ in range(2000):
+        x, y = example(rng)
+        x[j] = rng.random() * 1e-3 if rng.random() < 0.1 else 0.0
+        model.learn(x, y)
+    wild, _ = example(rng)
+    wild[j] = 0.5
+    return wild
+
+
+def test_a_wild_scaled_value_is_cut_so_one_example_cannot_swamp_the_model() -> None:
+    """A demo run once served a logit of 15,761 this way (and its calibration layer learned
+    from it): the model is scored on the example before it has learned it."""
+    j = NAMES.index("h_days_since_purchase")
+    uncut, cut = fresh(), fresh(clip=10.0)
+    wild = rare_then_wild(uncut)
+    assert rare_then_wild(cut) == wild
+    # River's arithmetic: that one feature's scaled value is ~1,500 and decides the logit alone
+    assert abs(uncut.raw(wild) - uncut.intercept) > 100 * abs(uncut.weights[j])
+    assert abs(uncut._scaled(wild)[j]) > 1000
+    # cut at 10 deviations, and so is the step it takes when it learns it
+    assert abs(cut._scaled(wild)[j]) == 10.0
+    weight = cut.weights[j]
+    cut.learn(wild, False)
+    assert abs(cut.weights[j] - weight) <= LEARNING_RATE * 10.0
+
+
+def test_a_model_pickled_before_the_cut_gets_it_and_a_bad_cut_is_refused() -> None:
+    model = fresh(clip=10.0)
+    del model.__dict__["clip"]
+    assert pickle.loads(pickle.dumps(model)).clip == Z_CLIP
+    with pytest.raises(ValueError, match="scaled-value cut"):
+        fresh(clip=0.0)
 
 
 def test_pickle_round_trip_keeps_every_prediction() -> None:
