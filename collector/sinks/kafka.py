@@ -55,8 +55,8 @@ Content = tuple[str, bytes | None, bytes]  # a record as a delivery report gives
 
 
 # Kafka's answers that are about the record itself: sent again, it would be refused again
-REFUSED = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE,
-                     KafkaError.INVALID_RECORD})
+REFUSED_CODES = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE,
+                           KafkaError.INVALID_RECORD})
 
 
 class _Pending:
@@ -74,7 +74,7 @@ class _Pending:
     def report(self, err: KafkaError | None, msg: Any) -> None:
         # called on the poller thread only, so the counter needs no lock
         if err is not None:
-            if err.code() in REFUSED:
+            if err.code() in REFUSED_CODES:
                 self.refused.append(((msg.topic(), msg.key(), msg.value()), err.str()))
             elif self.error is None:
                 self.error = err

@@ -78,6 +78,12 @@ def open_text(path: Path, encoding: str = "") -> IO[str]:
     return path.open("r", encoding=encoding, errors="replace")
 
 
+def open_bytes(path: Path) -> IO[bytes]:
+    """Open a plain, gzip or bzip2 log for reading its (decompressed) bytes."""
+    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix.lower(), open)
+    return opener(path, "rb")
+
+
 def check_encoding(path: Path, encoding: str) -> str:
     """The declared ``encoding`` (checked), or "" for the default (UTF-8, Latin-1 per line
     that is not). Files in UTF-16/32 (a byte-order mark says so) cannot be read line by line
@@ -89,8 +95,7 @@ def check_encoding(path: Path, encoding: str) -> str:
             return codecs.lookup(encoding).name
         except LookupError as exc:
             raise LogInputError(f"--encoding {encoding!r}: not a known text encoding") from exc
-    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix.lower(), open)
-    with opener(path, "rb") as handle:
+    with open_bytes(path) as handle:
         head = handle.read(4)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise LogInputError(f"{path}: UTF-16/32 text; convert it first (iconv -f UTF-16 -t "
@@ -109,24 +114,26 @@ def sample_lines(path: Path, count: int = SAMPLE_LINES, encoding: str = "") -> l
     return lines
 
 
-def check_w3c_fields(path: Path, encoding: str = "") -> None:
+def check_w3c_fields(path: Path) -> None:
     """A W3C file is parsed with the columns of its first ``#Fields:`` line; a later one
     that names other columns (the server's logging was reconfigured mid-file) would shift
     every value after it, so it is refused here with its line number. The same line repeated
-    (IIS writes it again after each restart) is fine."""
-    first: tuple[int, list[str]] | None = None
-    with open_text(path, encoding) as handle:
+    (IIS writes it again after each restart) is fine. Read as bytes: directives are ASCII in
+    every encoding a log may be read in, and the whole file is scanned without decoding it."""
+    first: tuple[int, list[bytes]] | None = None
+    with open_bytes(path) as handle:
         for number, line in enumerate(handle, start=1):
-            if not line.startswith(("#Fields:", "\ufeff#Fields:")):
+            if not line.startswith((b"#Fields:", b"\xef\xbb\xbf#Fields:")):
                 continue
-            columns = line.lstrip("\ufeff")[len("#Fields:"):].split()
+            columns = line.split(b"#Fields:", 1)[1].split()
             if first is None:
                 first = (number, columns)
             elif columns != first[1]:
+                was, now = (b" ".join(c).decode("ascii", "replace") for c in (first[1], columns))
                 raise LogInputError(
                     f"{path}: line {number}: #Fields: changes the columns of line {first[0]} "
-                    f"({' '.join(first[1])} -> {' '.join(columns)}); split the file at that "
-                    "line and parse the parts as separate files")
+                    f"({was} -> {now}); split the file at that line and parse the parts as "
+                    "separate files")
 
 
 def file_sha256(path: Path) -> str:
@@ -187,7 +194,7 @@ def prepare_files(paths: Sequence[Path], format_option: str, *, format_regex: st
             if date_format:
                 parser = with_date_format(parser, date_format)
             if fmt == W3C:
-                check_w3c_fields(path, declared)
+                check_w3c_fields(path)
         except EOFError as exc:
             raise LogInputError(f"{path}: truncated compressed file") from exc
         except (OSError, ValueError) as exc:  # bad gzip/bz2 data raise these too

@@ -70,19 +70,16 @@ class Progress:
     def step(self, name: str, files: Sequence[Any], lines: int | None = None) -> None:
         """A new step begins; ``lines``: the exact count once the reading pass has ended."""
         with self._lock:
-            self._begin(name, files, lines)
-
-    def _begin(self, name: str, files: Sequence[Any], lines: int | None) -> None:
-        now = self._clock()
-        if lines is not None and self._step == "reading":
-            took = now - self._since
-            rate = f" ({lines / took:,.0f} lines/s)" if took > 0 else ""
-            self._print(f"read {lines:,} lines in {took:.1f} s{rate}")
-        self._step, self._since = name, now
-        self._lines = lines if lines is not None else estimated_lines(files)
-        # the status tracker learns that a job ended a little after its action returned: the
-        # jobs it still calls active now belong to the step that just ended
-        self._ended = set(self._tracker.getActiveJobsIds())
+            now = self._clock()
+            if lines is not None and self._step == "reading":
+                took = now - self._since
+                rate = f" ({lines / took:,.0f} lines/s)" if took > 0 else ""
+                self._print(f"read {lines:,} lines in {took:.1f} s{rate}")
+            self._step, self._since = name, now
+            self._lines = lines if lines is not None else estimated_lines(files)
+            # the status tracker learns that a job ended a little after its action returned:
+            # the jobs it still calls active now belong to the step that just ended
+            self._ended = set(self._tracker.getActiveJobsIds())
 
     def fraction(self) -> float | None:
         """Share of the tasks of the running Spark jobs that are done (None: nothing runs)."""
