@@ -67,7 +67,8 @@ class ScaledLogistic:
 
     def _cut(self, z: np.ndarray) -> np.ndarray:
         clip = self.clip
-        return z if clip is None else np.clip(z, -clip, clip, out=z)
+        # the method, not np.clip: half the cost on a 43-vector, paid on every prediction
+        return z if clip is None else z.clip(-clip, clip, out=z)
 
     def raw(self, x: Sequence[float] | np.ndarray) -> float:
         """The logit of ``x``."""
