@@ -19,6 +19,9 @@ so a second run resumes where the first stopped. Its simulated window starts whe
 ended: the worker and the live sessions keep time by the events they see, and traffic from
 before that would reach them as very late events. Each run gets a new seed (new visitors and
 event ids; the same seed would resend the same event ids, which consumers drop as duplicates).
+``--until TIME`` ends the window at TIME instead of now: on a fresh state dir, the same TIME
+and seed simulate the same day again (how a run's result is reproduced; the simulated traffic
+follows the hour of the day, so the model's figures depend on the window).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from demo.runs import (
     record_run,
     report_dates,
 )
+from demo.simulate_command import timestamp_argument
 from tracker.settings import Settings
 
 CATCH_UP_TIMEOUT_S = 300.0
@@ -59,6 +63,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=None, metavar="M",
                         help="simulated minutes of traffic, ending now (default: a day; a "
                         "later run starts where the last one ended)")
+    parser.add_argument("--until", type=timestamp_argument, default=None, metavar="TIME",
+                        help="end the simulated traffic at TIME (ISO 8601, e.g. "
+                        "2026-12-05T16:10:00Z; not later than now) instead of now: on a fresh "
+                        "state dir, the same TIME and seed simulate the same day again, to "
+                        "reproduce a run")
     parser.add_argument("--visitors-per-hour", type=float, default=30.0,
                         help="mean arrivals of new visitors per simulated hour (default: 30)")
     parser.add_argument("--seed", type=int, default=None,
@@ -110,6 +119,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     if args.speed is not None and args.speed <= 0:
         print("clickloop demo: --speed must be more than 0", file=sys.stderr)
+        return 2
+    if args.until is not None and args.until > datetime.now(UTC):
+        print(f"clickloop demo: --until {args.until.isoformat()} is in the future; the traffic "
+              f"it would send would be stamped ahead of the collector's clock", file=sys.stderr)
         return 2
     if not 0 <= args.history_days <= MAX_HISTORY_DAYS:
         print(f"clickloop demo: --history-days must be between 0 and {MAX_HISTORY_DAYS}, got "
@@ -184,7 +197,7 @@ def _loop(args: argparse.Namespace, settings: Settings, stack: Any) -> int:
 
     child = stack.child_settings
     history = read_history(settings)
-    plan = plan_run(history, now=datetime.now(UTC), minutes=args.minutes, seed=args.seed)
+    plan = plan_for(args, history)
     watcher = Watcher(child, stack.bootstrap, stream=stack.stream)
     problems = 0
     if plan.note:
@@ -200,6 +213,13 @@ def _loop(args: argparse.Namespace, settings: Settings, stack: Any) -> int:
     finally:
         if isinstance(past, HistoryJob):
             past.stop()
+
+
+def plan_for(args: argparse.Namespace, history: list[dict[str, Any]]) -> RunPlan:
+    """This run's simulated window: ``--minutes`` ending ``--until`` (default: now), after
+    ``history``'s runs."""
+    return plan_run(history, now=args.until or datetime.now(UTC), minutes=args.minutes,
+                    seed=args.seed)
 
 
 def _history_dir(settings: Settings) -> Path:

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop after N events (default: no limit)")
     parser.add_argument("--minutes", type=float, default=24 * 60,
                         help="simulated minutes of traffic (default: 1440, a day)")
-    parser.add_argument("--start", type=_timestamp, default=None,
+    parser.add_argument("--start", type=timestamp_argument, default=None,
                         help="simulated start, e.g. 2026-03-02T00:00:00Z, or `now` for live "
                         "traffic with --speed 1 (default: --minutes before now, so the run "
                         "ends now)")
@@ -118,7 +118,8 @@ def _progress(stats: TrafficStats) -> None:
          f"{len(stats.failed)} failed requests")
 
 
-def _timestamp(text: str) -> datetime:
+def timestamp_argument(text: str) -> datetime:
+    """An ISO 8601 time (UTC when it names no offset), or ``now``, for argparse."""
     if text == "now":
         return datetime.now(UTC).replace(microsecond=0)
     try:
