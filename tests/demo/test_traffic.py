@@ -176,8 +176,10 @@ def test_unreachable_collector_is_reported_not_lost(free_port_url: str) -> None:
 def test_simulate_command(collector_server, delivered, tmp_path: Path, capsys) -> None:
     # after `delivered` has read the module collector's topic (it checks the exact count)
     server = collector_server
-    start = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    code = main(["simulate", "--seed", "4", "--events", "150", "--minutes", "110",
+    # ten hours hold 150 events whatever the hour (two, starting at 02:00 UTC, held only 148:
+    # arrivals follow the hour of the day)
+    start = (datetime.now(UTC) - timedelta(hours=11)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    code = main(["simulate", "--seed", "4", "--events", "150", "--minutes", "600",
                  "--start", start, "--collector", server.url, "--shop-url", SHOP,
                  "--truth", str(tmp_path)])
     assert code == 0, capsys.readouterr().err
