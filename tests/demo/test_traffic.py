@@ -216,7 +216,9 @@ def test_decisions_from_the_real_api(collector_factory, tmp_path: Path) -> None:
     thread = threading.Thread(target=api.serve_forever, daemon=True)
     thread.start()
     api_url = f"http://127.0.0.1:{api.server_address[1]}"
-    config = SimConfig(seed=6, start=datetime.now(UTC) - timedelta(hours=3), minutes=170,
+    # ten hours hold 250 events whatever the hour (three from 02:00 UTC hold 182 before the
+    # decisions' own events)
+    config = SimConfig(seed=6, start=datetime.now(UTC) - timedelta(hours=10), minutes=590,
                        max_events=250, shop_url=SHOP, dnt_share=0.0, bot_share=0.0)
     traffic = Traffic(TrafficConfig(collector_url=collector.url, api_url=api_url),
                       shop_url=SHOP)
