@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from personalization.engine import Engine  # noqa: E402
-from personalization.intent import MODELS, IntentModel  # noqa: E402
+from personalization.intent import MODELS, IntentModel, scaled_logreg  # noqa: E402
 from personalization.observation import Observation, observe  # noqa: E402
 from personalization.progressive import (  # noqa: E402
     ProgressiveMetrics,
@@ -79,19 +79,10 @@ def tuning_candidates() -> dict[str, Any]:
         "logreg-adagrad-0.05": lambda: _logreg(optim.AdaGrad(0.05), 0.005),
         "logreg-adam-0.001": lambda: _logreg(optim.Adam(0.001), 0.001),
         # the cut of scaled values (personalization.logistic.Z_CLIP; the default is 10)
-        "logreg-cut-none": lambda: _cut(None),
-        "logreg-cut-5": lambda: _cut(5.0),
-        "logreg-cut-20": lambda: _cut(20.0),
+        "logreg-cut-none": lambda: scaled_logreg(None),
+        "logreg-cut-5": lambda: scaled_logreg(5.0),
+        "logreg-cut-20": lambda: scaled_logreg(20.0),
     }
-
-
-def _cut(clip: float | None) -> object:
-    from personalization.features import NAMES
-    from personalization.intent import LEARNING_RATE, PRIOR
-    from personalization.logistic import ScaledLogistic
-
-    return ScaledLogistic(NAMES, lr=LEARNING_RATE, intercept_init=math.log(PRIOR / (1 - PRIOR)),
-                          intercept_lr=LEARNING_RATE, clip=clip)
 
 
 class Scoreboard:

@@ -3,7 +3,6 @@ its batch path is its one-by-one path; the fast timestamp reader is the contract
 
 from __future__ import annotations
 
-import math
 import pickle
 import random
 from datetime import UTC, datetime, timedelta
@@ -11,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from personalization.features import NAMES
-from personalization.intent import LEARNING_RATE, PRIOR, IntentModel, river_logreg
+from personalization.intent import LEARNING_RATE, IntentModel, river_logreg, scaled_logreg
 from personalization.logistic import Z_CLIP, ScaledLogistic
 from personalization.observation import event_time
 from tracker.contract import parse_timestamp
@@ -19,8 +18,7 @@ from tracker.contract import parse_timestamp
 
 def fresh(clip: float | None = None) -> ScaledLogistic:
     """River's arithmetic (no cut of scaled values) unless ``clip`` is given."""
-    return ScaledLogistic(NAMES, lr=LEARNING_RATE, intercept_init=math.log(PRIOR / (1 - PRIOR)),
-                          intercept_lr=LEARNING_RATE, clip=clip)
+    return scaled_logreg(clip)
 
 
 def example(rng: random.Random) -> tuple[list[float], bool]:
