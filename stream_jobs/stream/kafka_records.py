@@ -16,7 +16,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from tracker.contract.spark import contract_checks, event_struct
+from tracker.contract.spark import contract_checks, event_struct, let
 from tracker.contract.spec import (
     ENRICHMENT,
     EVENT_TYPES,
@@ -26,12 +26,14 @@ from tracker.contract.spec import (
 )
 
 
-def reject_reason(event: Column, text: Column) -> Column:
+def reject_reason(event: Column, text: Column, document: Column | None = None) -> Column:
     """The first contract problem of a parsed ``event`` (from JSON ``text``), or null if none.
 
-    Reasons name the field the way :func:`tracker.contract.validate_event` does.
+    ``document`` is ``text`` parsed once as a variant (see
+    :func:`tracker.contract.spark.contract_checks`). Reasons name the field the way
+    :func:`tracker.contract.validate_event` does.
     """
-    checks: list[tuple[Column, str]] = [
+    checks: list[tuple[Column, Column | str]] = [
         (F.json_object_keys(text).isNull(), "not a JSON object"),
         (event.isNull(), "does not match the event contract"),
         (~F.coalesce(event["schema_version"] == SCHEMA_VERSION, F.lit(False)),
@@ -46,11 +48,13 @@ def reject_reason(event: Column, text: Column) -> Column:
     for name in ENRICHMENT.required:
         checks.append((event["enrichment"][name].isNull(),
                        f"enrichment.{name}: missing or invalid"))
+    # field rules first: a value of the wrong JSON type parses as null, and is named as such
+    # rather than as missing
+    checks += contract_checks(event, text, document)
     for event_type, names in REQUIRED_BY_TYPE.items():
         for name in names:
             checks.append(((event["event_type"] == event_type) & event[name].isNull(),
                            f"{name}: is required for event_type {event_type}"))
-    checks += contract_checks(event, text)
     reason: Column = F.lit(None).cast("string")
     for failed, message in reversed(checks):  # first failing check wins; null counts as passed
         reason = F.when(F.coalesce(failed, F.lit(False)), F.lit(message)).otherwise(reason)
@@ -66,10 +70,17 @@ def parse_records(records: DataFrame) -> DataFrame:
         F.base64("value").alias("value_base64"),
         "topic", "partition", "offset",
         F.col("timestamp").alias("kafka_ts"),
-    ).withColumn(
-        "event", F.from_json("text", event_struct(), {"mode": "PERMISSIVE"})
+    ).withColumn("event", F.from_json("text", event_struct(), {"mode": "PERMISSIVE"}))
+    # The ~150 checks read the parsed event and its variant ~250 times. Were they columns of
+    # their own, the optimizer would put both parses back into every read wherever it pushes
+    # a filter on ``reason`` down (valid_events on the live query), parsing each record
+    # hundreds of times: bound as lambda arguments, each is parsed once per evaluation.
+    reason = let(
+        F.from_json("text", event_struct(), {"mode": "PERMISSIVE"}),
+        lambda event: let(F.try_parse_json("text"),
+                             lambda document: reject_reason(event, F.col("text"), document)),
     )
-    return parsed.withColumn("reason", reject_reason(F.col("event"), F.col("text")))
+    return parsed.withColumn("reason", reason)
 
 
 def valid_events(parsed: DataFrame) -> DataFrame:

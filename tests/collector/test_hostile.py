@@ -248,6 +248,20 @@ def test_a_body_announced_too_large_is_413_without_waiting_for_it(server):
 
 # --- fuzz through the real broker ---------------------------------------------------------------
 
+def test_an_integer_sent_as_a_float_reaches_kafka_as_an_integer(server):
+    """The validator takes 10.0 for an integer; the lake's parser would not: the collector
+    writes 10."""
+    since = end_offsets(server.bootstrap, server.topic)
+    text = event_text(engaged_ms="10.0", context='{"screen_width": 1920.0}')
+    response = post(server, '{"events": [' + text + "]}")
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 1
+    [record] = read_topic(server.bootstrap, server.topic, 1, since=since)
+    stored = json.loads(record.value)
+    assert (stored["engaged_ms"], stored["context"]["screen_width"]) == (10, 1920)
+    assert type(stored["engaged_ms"]) is int and type(stored["context"]["screen_width"]) is int
+
+
 json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
                       st.floats(allow_nan=False), st.text(max_size=12))
 fuzz_events = st.lists(st.one_of(

@@ -24,6 +24,7 @@ import msgspec
 import orjson
 
 from tracker.contract.batch import BatchError, decode_batch
+from tracker.contract.integers import integers_as_integers
 from tracker.contract.spec import (
     EVENT,
     LIMITS,
@@ -53,7 +54,10 @@ _NUL_ESCAPE = b"\\u0000"  # the only way JSON can carry a NUL character
 
 @dataclass(frozen=True, slots=True)
 class CheckedEvent:
-    """One event of a batch: the decoded value and its contract errors (empty when valid)."""
+    """One event of a batch: the decoded value and its contract errors (empty when valid).
+
+    A valid event's integral floats in integer fields are ints (:mod:`tracker.contract.integers`).
+    """
 
     index: int
     event: Any
@@ -128,7 +132,7 @@ def check_batch(body: bytes, *, now: datetime | None = None,
     """
     raws = _split(body, limits)
     if raws is None:
-        return [CheckedEvent(i, event, tuple(validate_event(event, now=now, limits=limits)))
+        return [_checked(i, event, validate_event(event, now=now, limits=limits))
                 for i, event in enumerate(decode_batch(body, limits))]
     window = None if now is None else (now - timedelta(days=limits.max_past_days),
                                        now + timedelta(minutes=limits.max_future_minutes))
@@ -146,8 +150,14 @@ def check_batch(body: bytes, *, now: datetime | None = None,
         for index in declined:
             errors = validate_event(values[index], now=now, limits=limits,
                                     wire_bytes=len(raws[index]))
-            checked[index] = CheckedEvent(index, values[index], tuple(errors))
+            checked[index] = _checked(index, values[index], errors)
     return checked  # type: ignore[return-value]
+
+
+def _checked(index: int, event: Any, errors: list[ContractError]) -> CheckedEvent:
+    """A reference-validated event; a valid one with integral floats written as integers
+    (only the reference validator takes ``10.0`` for an integer: the fast path declines it)."""
+    return CheckedEvent(index, event if errors else integers_as_integers(event), tuple(errors))
 
 
 def _split(body: bytes, limits: Limits) -> list[bytes] | None:
@@ -207,7 +217,7 @@ def _rfc3339(text: str) -> bool:
 
 def check_event(event: Any, *, now: datetime | None = None) -> CheckedEvent:
     """One already decoded event (the pixel's), checked by the reference validator."""
-    return CheckedEvent(0, event, tuple(validate_event(event, now=now)))
+    return _checked(0, event, validate_event(event, now=now))
 
 
 __all__ = ["BatchError", "CheckedEvent", "check_batch", "check_event"]

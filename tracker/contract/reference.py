@@ -58,14 +58,19 @@ def render() -> str:
         "names are not empty.",
         "- Numbers fit in 64 bits: a property integer outside -2^63…2^63-1, or an integer "
         "literal longer than 20 characters anywhere, is refused (send it as a string); "
-        "`schema_version` is the JSON integer `1` (not `1.0`, `\"1\"` or `true`).",
+        "`schema_version` is the JSON integer `1` (not `1.0`, `\"1\"` or `true`). Another "
+        "integer field takes an integral number written with a fraction (`10.0`, as Python's "
+        "`json` writes a float), and the collector stores it as `10`.",
         "- Timestamps are RFC 3339 with a zone, at most 6 decimals, and stay within years "
         "0001-9999 once converted to UTC. The collector also refuses a `client_ts` or `sent_ts` "
         "more than `max_past_days` behind or `max_future_minutes` ahead of its own clock: both "
         "come from the client's clock, and `derived_ts` uses their difference.",
         "- An event's size (`max_event_bytes`) is counted on the bytes it was sent as.",
         "- The lake job applies the same rules to what it reads from Kafka "
-        "(`tracker/contract/spark.py`, generated from the same declarations).",
+        "(`tracker/contract/spark.py`, generated from the same declarations), JSON types "
+        "included: a value of the wrong type (`\"price\": \"cheap\"`, `\"title\": 5`, an "
+        "unknown key inside `product`) makes the record a reject naming the field, never a "
+        "stored event with that value nulled or turned into text.",
         "",
         "## Limits",
         "",

@@ -68,21 +68,30 @@ def _kind(kind: Any) -> Any:
     raise TypeError(f"unknown field kind {kind!r}")
 
 
-def contract_checks(event: Any, text: Any) -> list[tuple[Any, str]]:
+def contract_checks(event: Any, text: Any, document: Any = None) -> list[tuple[Any, Any]]:
     """``(failed, reason)`` pairs for every field rule of the contract, enrichment included.
 
     ``event`` is the record parsed with :func:`event_struct`, ``text`` its JSON text (needed
     where parsing loses what the validator sees: ``1.0`` for the integer 1, a timestamp's exact
-    shape, fields the schema does not know). A condition may be null where a value is absent:
-    callers treat null as passed. Reasons read ``field: problem``, like the validator's.
+    shape, fields the schema does not know). ``document`` is the same text parsed once with
+    ``try_parse_json`` (a variant, which keeps each value's JSON type); bind it with
+    :func:`let`, or every check would parse the text again. A condition may be null where a value
+    is absent: callers treat null as passed. Reasons read ``field: problem``, like the
+    validator's. A reason is a string, or a column naming the value whose JSON type is wrong.
     """
     from pyspark.sql import functions as F
 
     names = list(EVENT.fields)
-    checks: list[tuple[Any, str]] = [(
+    checks: list[tuple[Any, Any]] = [(
         F.exists(F.json_object_keys(text), lambda key: ~key.isin(*names)),
         "unknown top-level field",
     )]
+    if document is None:
+        document = F.try_parse_json(text)
+    for name, spec in EVENT.fields.items():
+        problem = _type_problem(spec.kind, name, F.variant_get(document, f"$.{name}", "variant"),
+                                known_keys=spec.client)
+        checks.append((problem.isNotNull(), problem))
     for name, spec in EVENT.fields.items():
         raw = F.get_json_object(text, f"$.{name}")
         kind = spec.kind
@@ -96,6 +105,104 @@ def contract_checks(event: Any, text: Any) -> list[tuple[Any, str]]:
         for condition, reason in _checks(kind, name):
             checks.append((condition(event[name]), reason))
     return checks
+
+
+# kind → (JSON types it takes, as ``schema_of_variant`` names them; the validator's wording);
+# integers must be JSON integers, as the collector writes them (10, not 10.0)
+_SCALAR_TYPES: dict[type, tuple[str, str]] = {
+    Str: ("STRING", "must be a string"),
+    Timestamp: ("STRING", "must be a string"),
+    Int: ("BIGINT", "must be an integer"),
+    Const: ("BIGINT", "must be an integer"),
+    Num: ("BIGINT|DOUBLE|DECIMAL.*", "must be a number"),
+    Bool: ("BOOLEAN", "must be true or false"),
+}
+
+
+def let(value: Any, body: Callable[[Any], Any]) -> Any:
+    """``body(value)`` with ``value`` evaluated once per row.
+
+    Spark's Column API has no ``let``: a column used in many places is recomputed in each, and
+    the optimizer inlines a projected column into every reader where that helps it push a
+    filter down. Bound as a lambda argument, it is computed once.
+    """
+    from pyspark.sql import functions as F
+
+    return F.transform(F.array(value), body)[0]
+
+
+def _first(problems: list[Any]) -> Any:
+    """The first non-null of ``problems`` (reason columns), evaluated lazily in order."""
+    from pyspark.sql import functions as F
+
+    if not problems:
+        return F.lit(None).cast("string")
+    result = problems[-1]
+    for problem in reversed(problems[:-1]):
+        result = F.when(problem.isNotNull(), problem).otherwise(result)
+    return result
+
+
+def _type_problem(kind: Any, path: str, value: Any, *, known_keys: bool) -> Any:
+    """The first wrong JSON type at or under ``path`` (``value``, a variant column), or null.
+
+    Spark's JSON parser keeps what it can: a value of the wrong type becomes null (``"price":
+    "cheap"``) or text (``"title": 5``) and the rest of the event parses, so without this check
+    the lake would store an event the collector refuses, with a value silently lost. It reads
+    the record as a variant, which keeps each value's own JSON type. Each object is looked up
+    once and what lies under it only when it is there, so a typical event costs a few dozen
+    lookups. With ``known_keys``, an object's keys must be the contract's too (written by
+    clients; the enrichment is the collector's own).
+    """
+    from pyspark.sql import functions as F
+
+    def fails(condition: Any, reason: str) -> Any:
+        return F.when(condition, F.lit(reason))
+
+    def as_object(v: Any) -> Any:  # containers are tested by casting, not by naming a schema
+        return F.try_variant_get(v, "$", "map<string,variant>")
+
+    def as_array(v: Any) -> Any:
+        return F.try_variant_get(v, "$", "array<variant>")
+
+    scalar = _SCALAR_TYPES.get(type(kind))
+    if scalar is not None:  # one lookup: schema_of_variant names JSON null VOID, absent is null
+        allowed, wording = scalar
+        return F.when(~F.schema_of_variant(value).rlike(f"^({allowed}|VOID)$"),
+                      F.lit(f"{path}: {wording}"))
+
+    def problem(v: Any) -> Any:
+        if isinstance(kind, Obj):
+            problems = [fails(as_object(v).isNull(), f"{path}: must be an object")]
+            if known_keys:
+                names = list(kind.fields)
+                problems.append(fails(F.exists(F.map_keys(as_object(v)),
+                                               lambda key: ~key.isin(*names)),
+                                      f"{path}: has a field the contract does not know"))
+            problems += [
+                _type_problem(spec.kind, f"{path}.{name}",
+                              F.variant_get(v, f"$.{name}", "variant"), known_keys=known_keys)
+                for name, spec in kind.fields.items()
+            ]
+            return _first(problems)
+        if isinstance(kind, Arr):
+            item_problems = F.filter(
+                F.transform(as_array(v), lambda item: _type_problem(
+                    kind.item, f"{path}[]", item, known_keys=known_keys)),
+                lambda found: found.isNotNull())
+            return _first([fails(as_array(v).isNull(), f"{path}: must be an array"),
+                           F.get(item_problems, 0)])
+        if isinstance(kind, Props):
+            return _first([
+                fails(as_object(v).isNull(), f"{path}: must be an object"),
+                fails(F.exists(F.map_values(as_object(v)), lambda item: as_object(item).isNotNull()
+                               | as_array(item).isNotNull()),
+                      f"{path}: a value must be a string, number, boolean or null"),
+            ])
+        raise TypeError(f"unknown field kind {kind!r}")
+
+    # absent (SQL null) and JSON null pass: whether a field may be missing is another rule
+    return let(value, lambda v: F.when(v.isNotNull() & ~F.is_variant_null(v), problem(v)))
 
 
 def _checks(kind: Any, path: str) -> list[Check]:
