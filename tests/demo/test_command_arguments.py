@@ -15,7 +15,9 @@ from tracker.settings import PREFIX
 
 
 def test_until_ends_the_window_there_and_a_later_run_continues_from_it() -> None:
-    until = datetime(2026, 12, 5, 16, 10, tzinfo=UTC)
+    # relative to the clock: a later run continues from a run that ended within the last day
+    # (a fixed date here failed once the day had passed)
+    until = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
     args = argparse.Namespace(until=until, minutes=None, seed=None)
     plan = plan_for(args, [])
     assert (plan.start, plan.end, plan.seed) == (until - timedelta(days=1), until, 1)
