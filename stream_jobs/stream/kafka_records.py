@@ -26,7 +26,7 @@ from tracker.contract.spec import (
 )
 
 
-def reject_reason(event: Column, text: Column, document: Column | None = None) -> Column:
+def reject_reason(event: Column, text: Column, document: Column) -> Column:
     """The first contract problem of a parsed ``event`` (from JSON ``text``), or null if none.
 
     ``document`` is ``text`` parsed once as a variant (see

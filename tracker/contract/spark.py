@@ -68,7 +68,7 @@ def _kind(kind: Any) -> Any:
     raise TypeError(f"unknown field kind {kind!r}")
 
 
-def contract_checks(event: Any, text: Any, document: Any = None) -> list[tuple[Any, Any]]:
+def contract_checks(event: Any, text: Any, document: Any) -> list[tuple[Any, Any]]:
     """``(failed, reason)`` pairs for every field rule of the contract, enrichment included.
 
     ``event`` is the record parsed with :func:`event_struct`, ``text`` its JSON text (needed
@@ -86,8 +86,6 @@ def contract_checks(event: Any, text: Any, document: Any = None) -> list[tuple[A
         F.exists(F.json_object_keys(text), lambda key: ~key.isin(*names)),
         "unknown top-level field",
     )]
-    if document is None:
-        document = F.try_parse_json(text)
     for name, spec in EVENT.fields.items():
         problem = _type_problem(spec.kind, name, F.variant_get(document, f"$.{name}", "variant"),
                                 known_keys=spec.client)
