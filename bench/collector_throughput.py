@@ -6,7 +6,10 @@ packages) posts 20-event text/plain batches from a separate
 process, as a browser's sendBeacon would. The collector validates, enriches, sets the cookie
 and waits for Kafka's ``acks=all`` for every batch; the bare endpoint reads the body and answers
 204. Printed: requests/s, events/s, p50/p99 latency, the ratio to the bare endpoint, and the
-loss check (records in a fresh Kafka topic vs events acknowledged).
+loss check (records in a fresh Kafka topic vs events acknowledged). Then the floor
+(``bench/bare_kafka.py``): the bare endpoint storing the body in Kafka with the collector's
+producer, as one record or one per event -- no collector with that durability can beat it here.
+The broker it starts runs with ``CLICKLOOP_KAFKA_JIT=full``, as a production broker would.
 
     .venv/bin/python bench/collector_throughput.py                 # production config
     .venv/bin/python bench/collector_throughput.py --sweep         # linger x compression
@@ -140,8 +143,8 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
-def start_bare(port: int, workers: int | None, threads: int | None, log: Path
-               ) -> subprocess.Popen[bytes]:
+def start_bare(port: int, workers: int | None, threads: int | None, log: Path,
+               app: str = "bare_flask:create_app()") -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "gunicorn", "--config",
                str(ROOT / "collector" / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
                "--pythonpath", str(ROOT / "bench")]
@@ -149,14 +152,14 @@ def start_bare(port: int, workers: int | None, threads: int | None, log: Path
         command += ["--workers", str(workers)]
     if threads:
         command += ["--threads", str(threads)]
-    command.append("bare_flask:create_app()")
+    command.append(app)
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     deadline = time.monotonic() + 30
     while True:
         try:
-            requests.post(f"http://127.0.0.1:{port}/v1/events", data=b"{}", timeout=1)
+            requests.post(f"http://127.0.0.1:{port}/v1/events", data=BODIES[0], timeout=1)
             return process
         except requests.RequestException:
             if time.monotonic() > deadline or process.poll() is not None:
@@ -182,18 +185,38 @@ def kafka_count(bootstrap: str, topic: str, expected: int, timeout: float = 60) 
         time.sleep(0.5)
 
 
-def bench_bare(work: Path, args: argparse.Namespace, script: Path, rate: float
-               ) -> dict[str, float]:
+def bench_bare(work: Path, args: argparse.Namespace, script: Path, rate: float | None,
+               app: str = "bare_flask:create_app()") -> dict[str, float]:
+    """wrk at full load, then the open loop at ``rate`` (None: skipped)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    bare = start_bare(port, args.workers, args.threads, work / "bare.log")
+    bare = start_bare(port, args.workers, args.threads, work / "bare.log", app)
     try:
+        if app.startswith("bare_kafka:"):
+            warm_up(url)
         run_wrk(url, script, args.warmup, args.connections)
         result = run_wrk(url, script, args.duration, args.connections)
-        result["half"] = fixed_rate(url, BODIES, rate, args.duration, args.connections)
+        if rate is not None:
+            result["half"] = fixed_rate(url, BODIES, rate, args.duration, args.connections)
         return result
     finally:
         stop(bare)
+
+
+def bench_floor(bootstrap: str, work: Path, args: argparse.Namespace, script: Path,
+                records: str) -> dict[str, float]:
+    """The bare endpoint plus the collector's producer (bench/bare_kafka.py): what any
+    collector with acks=all durability costs here, before it does any work of its own."""
+    topic = f"bench.floor.{records}.{time.monotonic_ns()}"
+    kafka_topics.ensure_topics(bootstrap, [topic], partitions=3, replication=1)
+    app = f"bare_kafka:create_app({bootstrap!r}, {topic!r}, {records!r})"
+    result = bench_bare(work, args, script, None, app)
+    # wrk's warm-up and the requests it abandoned at the end are stored too: at least this many
+    acked = int(result["ok"]) * (1 if records == "batch" else BATCH)
+    stored = sum(end_offsets(bootstrap, topic).values())
+    result["note"] = (f"wrk got {acked} records acknowledged, Kafka holds {stored}"
+                      + ("" if stored >= acked else f" ({acked - stored} LOST)"))
+    return result
 
 
 def bench_collector(bootstrap: str, work: Path, args: argparse.Namespace, script: Path,
@@ -233,7 +256,7 @@ def warm_up(url: str, timeout: float = 120) -> None:
     while time.monotonic() < deadline:
         started = time.perf_counter()
         response = requests.post(url + "/v1/events", data=BODIES[0], headers=headers, timeout=30)
-        if response.status_code == 200 and time.perf_counter() - started < 0.5:
+        if response.status_code in (200, 204) and time.perf_counter() - started < 0.5:
             return
         time.sleep(0.2)
     raise RuntimeError("the collector never acknowledged a batch within 0.5 s")
@@ -391,6 +414,12 @@ def main() -> int:
                         help="also try producer linger.ms x compression.type")
     parser.add_argument("--cpu-requests", type=int, default=3000,
                         help="requests for the in-process CPU-per-request ratio (0: skip)")
+    parser.add_argument("--broker-jit", choices=("quick", "full"), default="full",
+                        help="JIT of the embedded broker this bench starts (CLICKLOOP_KAFKA_JIT):"
+                        " full, as a production broker runs, by default")
+    parser.add_argument("--no-floor", dest="floor", action="store_false",
+                        help="skip the floor: the bare endpoint that only stores the body in "
+                        "Kafka with the collector's producer (bench/bare_kafka.py)")
     parser.add_argument("--producers", action="store_true",
                         help="also compare kafka-python with librdkafka in-process")
     args = parser.parse_args()
@@ -405,7 +434,9 @@ def main() -> int:
     broker_settings = None
     bootstrap = base.kafka.bootstrap
     if not bootstrap:
-        broker_settings = dataclasses.replace(base, state_dir=work / "kafka-state")
+        broker_settings = dataclasses.replace(
+            base, state_dir=work / "kafka-state",
+            kafka=dataclasses.replace(base.kafka, jit=args.broker_jit))
         bootstrap = kafka_broker.start(broker_settings)
     script = wrk_script(work, close=args.close)
     workers, threads = args.workers or _conf("workers"), args.threads or _conf("threads")
@@ -413,7 +444,8 @@ def main() -> int:
     print(f"gunicorn {workers} workers x {threads} threads (gthread); wrk 1 thread, "
           f"{args.connections} {connections}, "
           f"{args.duration}s; {BATCH}-event batches; "
-          f"{os.cpu_count()} cores shared by wrk, gunicorn and Kafka\n")
+          f"{os.cpu_count()} cores shared by wrk, gunicorn and Kafka "
+          f"({'an existing broker' if broker_settings is None else f'JIT {args.broker_jit}'})\n")
     try:
         configs: list[tuple[str, dict[str, object] | None]] = [("production config", None)]
         if args.sweep:
@@ -433,12 +465,20 @@ def main() -> int:
                 reference = bench_bare(work, args, script, result["half"]["rate"])
                 _row(f"bare Flask 204 (round {round_})", reference, reference, None)
                 _row(f"collector, {name}", result, reference, result)
-                ratios.setdefault(name, []).append(result["rps"] / reference["rps"])
+                ratios.setdefault(f"collector, {name}", []).append(
+                    result["rps"] / reference["rps"])
+            if args.floor:
+                # no collector can go faster here than the bare endpoint plus its durability
+                for records in ("batch", "event"):
+                    floor = bench_floor(bootstrap, work, args, script, records)
+                    _row(f"floor, 1 record/{records}", floor, reference, None)
+                    ratios.setdefault(f"floor, 1 record per {records}", []).append(
+                        floor["rps"] / reference["rps"])
         if args.rounds > 1:
             print()
             for name, values in ratios.items():
-                print(f"median ratio, collector {name}: {statistics.median(values):.2f} "
-                      f"over {len(values)} rounds")
+                print(f"median ratio to the bare endpoint, {name}: "
+                      f"{statistics.median(values):.2f} over {len(values)} rounds")
         if args.cpu_requests:
             collector, bare = bench_cpu(bootstrap, work, args.cpu_requests)
             print(f"\nCPU per request in-process (WSGI test client, 8 threads, "
@@ -458,7 +498,7 @@ def main() -> int:
 def _row(name: str, result: dict[str, float], reference: dict[str, float],
          kafka: dict[str, float] | None) -> None:
     ratio = result["rps"] / reference["rps"]
-    check = ""
+    check = result.get("note", "")
     if kafka is not None:
         lost = int(kafka["expected"] - kafka["kafka"])
         verdict = ("none lost" if lost == 0 else f"{lost} LOST" if lost > 0 else
@@ -467,12 +507,16 @@ def _row(name: str, result: dict[str, float], reference: dict[str, float],
                  f"({verdict}); "
                  f"non-2xx {int(result['requests'] - result['ok'])}, "
                  f"socket errors {int(result['socket_errors'])}")
-    half = result["half"]
-    errors = f" ({half['errors']} errors)" if half["errors"] else ""
+    half = result.get("half")
+    if half is None:
+        open_loop_columns = f"{'(not run)':>22}"
+    else:
+        errors = f" ({half['errors']} errors)" if half["errors"] else ""
+        open_loop_columns = (f"{half['rate']:6.0f} {half['p50_ms']:7.1f} "
+                             f"{half['p99_ms']:7.1f}{errors}")
     print(f"{name:28} {result['rps']:8.0f} {result['rps'] * BATCH:9.0f} "
           f"{result['p50_ms']:7.1f} {result['p99_ms']:7.1f} {ratio:6.2f} | {'':38}"
-          f"{half['rate']:6.0f} {half['p50_ms']:7.1f} {half['p99_ms']:7.1f}{errors} | {check}",
-          flush=True)
+          f"{open_loop_columns} | {check}", flush=True)
 
 
 if __name__ == "__main__":

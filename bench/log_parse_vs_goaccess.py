@@ -13,8 +13,9 @@ and one truncated line per copy. Then, on the same file:
 
 Each runs in a child process whose whole process tree's resident memory is sampled every
 0.2 s. Spark's JVM start-up is measured separately and left out of lines/s. Prints lines/s, wall
-time and peak memory of each, the ratio, where Clickloop's time went (its passes), and the
-end-to-end time of ``clickloop logs parse`` on a 10,000-line file, start-up included.
+time and peak memory of each, the ratio, where Clickloop's time went (its passes), the Spark
+floor (the lines read and split into fields, nothing else: what Spark itself costs here), and
+the end-to-end time of ``clickloop logs parse`` on a 10,000-line file, start-up included.
 """
 
 from __future__ import annotations
@@ -68,13 +69,18 @@ def build_log(path: Path, lines: int) -> Path:
     return path
 
 
-def run_clickloop(log: Path, work: Path, memory: str) -> dict:
+def _spark_child(work: Path, memory: str) -> None:
+    """This child process's settings (read once by ``Settings.from_env``) and import path."""
     os.environ.update({
         "CLICKLOOP_LAKE_DIR": str(work / "lake"), "CLICKLOOP_STATE_DIR": str(work / "state"),
         "CLICKLOOP_SPARK_MASTER": "local[2]", "CLICKLOOP_SPARK_DRIVER_MEMORY": memory,
         "CLICKLOOP_SPARK_SHUFFLE_PARTITIONS": "4",
     })
     sys.path.insert(0, str(ROOT))
+
+
+def run_clickloop(log: Path, work: Path, memory: str) -> dict:
+    _spark_child(work, memory)
     from stream_jobs.logs.input_files import Site, prepare_files
     from stream_jobs.logs.job import run
     from stream_jobs.spark_session import build_spark
@@ -93,6 +99,36 @@ def run_clickloop(log: Path, work: Path, memory: str) -> dict:
     return {"seconds": done - started, "startup_s": started - t0, "lines": summary["lines"],
             "detail": {k: summary[k] for k in ("page_views", "static", "filtered", "bots",
                                                "rejects", "events_written", "timings")}}
+
+
+def run_floor(log: Path, work: Path, memory: str) -> dict:
+    """What any Spark parser of this file pays before its own rules (the floor): read the lines
+    and cut each into the combined format's fields with two splits (on quotes, then on spaces
+    of the part before the request), the time parsed; nothing classified, nothing written
+    (``noop`` sink). Run twice on one JVM: the second, warm, time is the floor."""
+    _spark_child(work, memory)
+    from pyspark.sql import functions as F
+
+    from stream_jobs.spark_session import build_spark
+    from tracker.settings import Settings
+
+    spark = build_spark(Settings.from_env(), "bench-parse-floor",
+                        extra={"spark.ui.showConsoleProgress": "false"})
+    quoted = F.split("value", '"')
+    head = F.split(quoted[0], " ")
+    fields = spark.read.text(str(log)).select(
+        head[0].alias("host"), head[2].alias("user"),
+        F.to_timestamp(F.substring(head[3], 2, 20), "dd/MMM/yyyy:HH:mm:ss").alias("ts"),
+        quoted[1].alias("request"), F.split(F.trim(quoted[2]), " ")[0].alias("status"),
+        quoted[3].alias("referrer"), quoted[5].alias("user_agent"))
+    times = []
+    for _ in range(2):
+        started = time.perf_counter()
+        fields.write.format("noop").mode("overwrite").save()
+        times.append(time.perf_counter() - started)
+    lines = spark.read.text(str(log)).count()
+    spark.stop()
+    return {"seconds": times[1], "cold_s": times[0], "lines": lines}
 
 
 def run_end_to_end(log: Path, work: Path) -> dict:
@@ -147,13 +183,17 @@ def main() -> int:
     parser.add_argument("--end-to-end-lines", type=int, default=10_000,
                         help="also time `clickloop logs parse` on a file this long, start-up "
                              "included (0: skip)")
-    parser.add_argument("--tool", choices=("clickloop", "goaccess"), help=argparse.SUPPRESS)
+    parser.add_argument("--no-floor", dest="floor", action="store_false",
+                        help="skip the Spark floor (read and split the lines, nothing else)")
+    parser.add_argument("--tool", choices=("clickloop", "spark-floor", "goaccess"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     log = args.work / "access.log"
     if args.tool:  # child mode
-        result = (run_clickloop(log, args.work, args.spark_memory) if args.tool == "clickloop"
-                  else run_goaccess(log, args.work))
+        run = {"clickloop": run_clickloop, "spark-floor": run_floor,
+               "goaccess": lambda log, work, _memory: run_goaccess(log, work)}[args.tool]
+        result = run(log, args.work, args.spark_memory)
         print(json.dumps(result), flush=True)
         return 0
     if not SAMPLE.is_file():
@@ -183,6 +223,14 @@ def main() -> int:
     print(f"ratio Clickloop/GoAccess lines/s: {ratio:.2f} "
           f"(machine load average at the end: {os.getloadavg()[0]:.1f})")
     print(f"where Clickloop's time went: {results['clickloop']['detail']['timings']}")
+    if args.floor:
+        floor, _peak = measured(["--work", str(args.work), "--spark-memory", args.spark_memory,
+                                 "--tool", "spark-floor"])
+        goaccess_rate = results["goaccess"]["lines"] / results["goaccess"]["seconds"]
+        for name, seconds in (("cold JVM", floor["cold_s"]), ("warm JVM", floor["seconds"])):
+            rate = floor["lines"] / seconds
+            print(f"Spark floor ({name}: read + split each line into fields, nothing else): "
+                  f"{seconds:.1f} s, {rate:,.0f} lines/s, {rate / goaccess_rate:.2f}x GoAccess")
     if args.end_to_end_lines:
         small = build_log(args.work / "small.log", args.end_to_end_lines)
         e2e = run_end_to_end(small, args.work)

@@ -12,7 +12,9 @@
 Each engine runs in its own child process; the parent samples the resident memory of the child's
 whole process tree (for Spark: the Python driver plus its JVM) every 0.2 s. Both results must
 agree (sessions, events, page views, revenue, bounces) before any figure is printed. Output:
-events/s, wall time, peak memory of each, and the ratio.
+events/s, wall time, peak memory of each, and the ratio; then the Spark floor (its own child):
+the same rows read, shuffled to their visitor and sorted by time, nothing written -- what any
+Spark sessionizer pays before its rules, against DuckDB's whole job.
 """
 
 from __future__ import annotations
@@ -176,13 +178,18 @@ def generate(work: Path, events: int) -> Path:
     return lake
 
 
-def run_spark(lake: Path, work: Path, memory: str, partitions: int) -> dict:
+def _spark_child(lake: Path, work: Path, memory: str, partitions: int) -> None:
+    """This child process's settings (read once by ``Settings.from_env``) and import path."""
     os.environ.update({
         "CLICKLOOP_LAKE_DIR": str(lake), "CLICKLOOP_STATE_DIR": str(work / "state"),
         "CLICKLOOP_SPARK_MASTER": "local[2]", "CLICKLOOP_SPARK_DRIVER_MEMORY": memory,
         "CLICKLOOP_SPARK_SHUFFLE_PARTITIONS": str(partitions),
     })
     sys.path.insert(0, str(ROOT))
+
+
+def run_spark(lake: Path, work: Path, memory: str, partitions: int) -> dict:
+    _spark_child(lake, work, memory, partitions)
     from stream_jobs.sessions.job import run
     from stream_jobs.spark_session import build_spark
     from tracker.settings import Settings
@@ -198,6 +205,35 @@ def run_spark(lake: Path, work: Path, memory: str, partitions: int) -> dict:
     spark.stop()
     return {"seconds": done - started, "startup_s": started - t0, "events": summary["events"],
             "output": str(lake / "sessions")}
+
+
+def run_spark_floor(lake: Path, work: Path, memory: str, partitions: int) -> dict:
+    """What any Spark sessionizer must do before its own rules, timed apart (the floor): read
+    the rows it needs (``event_rows`` over the same dates and margin), then move them to their
+    visitor and sort each visitor's events by time (the one shuffle and sort a session window
+    needs). Nothing is written (a ``noop`` sink), so the floor is below any real job."""
+    _spark_child(lake, work, memory, partitions)
+    from stream_jobs.lake import LakePaths, read_events
+    from stream_jobs.sessions.rules import event_rows
+    from stream_jobs.spark_session import build_spark
+    from tracker.settings import Settings
+
+    settings = Settings.from_env()
+    spark = build_spark(settings, "bench-sessionize-floor",
+                        extra={"spark.ui.showConsoleProgress": "false"})
+    end = START + timedelta(days=DAYS - 1)
+    rows = event_rows(read_events(spark, LakePaths(lake), START - timedelta(days=1),
+                                  end + timedelta(days=1)))
+    started = time.perf_counter()
+    rows.write.format("noop").mode("overwrite").save()
+    scanned = time.perf_counter()
+    (rows.repartition(partitions, "visitor_id").sortWithinPartitions("visitor_id", "ts")
+     .write.format("noop").mode("overwrite").save())
+    done = time.perf_counter()
+    spark.stop()
+    # the second pass reads again (nothing is cached) on a JVM the first one warmed: its time
+    # is the floor, and an optimistic one
+    return {"scan_s": scanned - started, "seconds": done - scanned}
 
 
 def run_duckdb(lake: Path, work: Path) -> dict:
@@ -238,13 +274,18 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/clickloop-bench-sessionize"))
     parser.add_argument("--spark-memory", default="3g")
     parser.add_argument("--shuffle-partitions", type=int, default=8)
-    parser.add_argument("--engine", choices=("spark", "duckdb"), help=argparse.SUPPRESS)
+    parser.add_argument("--no-floor", dest="floor", action="store_false",
+                        help="skip the Spark floor (read the needed rows, shuffle and sort them "
+                        "by visitor, write nothing)")
+    parser.add_argument("--engine", choices=("spark", "spark-floor", "duckdb"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     if args.engine:  # child mode
         lake = args.work / "lake"
-        result = (run_spark(lake, args.work, args.spark_memory, args.shuffle_partitions)
-                  if args.engine == "spark" else run_duckdb(lake, args.work))
+        run = {"spark": run_spark, "spark-floor": run_spark_floor,
+               "duckdb": lambda lake, work, *_: run_duckdb(lake, work)}[args.engine]
+        result = run(lake, args.work, args.spark_memory, args.shuffle_partitions)
         print(json.dumps(result), flush=True)
         return 0
 
@@ -277,6 +318,14 @@ def main() -> int:
              / (results["duckdb"]["events"] / results["duckdb"]["seconds"]))
     print(f"ratio Spark/DuckDB events/s: {ratio:.2f} "
           f"(machine load average at the end: {os.getloadavg()[0]:.1f})")
+    if args.floor:
+        floor, _peak = measured([*common, "--engine", "spark-floor"])
+        duck_s = results["duckdb"]["seconds"]
+        print(f"\nSpark floor, no sessionizing rules and no output (same rows, same dates):\n"
+              f"  scan the needed columns (cold JVM):        {floor['scan_s']:6.1f} s, "
+              f"{duck_s / floor['scan_s']:.2f}x DuckDB's whole job\n"
+              f"  scan + shuffle and sort by visitor (warm): {floor['seconds']:6.1f} s, "
+              f"{duck_s / floor['seconds']:.2f}x DuckDB's whole job")
     return 0
 
 

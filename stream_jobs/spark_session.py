@@ -91,13 +91,56 @@ def build_spark(
         # PySpark reads only the environment for it. An operator's choice is kept.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
-    for key, value in spark_conf(
+    conf = spark_conf(
         settings, under_spark_submit=under_spark_submit, ui=ui, short_job=short_job, extra=extra
-    ).items():
+    )
+    if settings.spark.class_archive and not under_spark_submit:
+        archive = _class_archive(settings, conf["spark.driver.extraJavaOptions"])
+        if archive:
+            conf["spark.driver.extraJavaOptions"] += " " + archive
+    for key, value in conf.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
+
+
+def _class_archive(settings: Settings, java_options: str) -> str | None:
+    """Driver options that map (or, the first time, write) the class archive of this
+    installation (:mod:`stream_jobs.class_archive`); None when there is no java to key it on or
+    no place to keep it."""
+    import shutil
+    import subprocess
+    import time
+
+    import pyspark
+
+    from stream_jobs.class_archive import archive_key, archive_options, pick, trial_command
+
+    # the java on PATH, as our other JVMs use (were JAVA_HOME to name another build, that JVM
+    # would ignore the archive, not crash on it: builds are checked, lengths are not)
+    java = shutil.which("java")
+    directory = Path(settings.jars_dir) / "cds"
+    try:
+        java_file = Path(java).resolve(strict=True) if java else None
+        if java_file is None:
+            return None
+        directory.mkdir(parents=True, exist_ok=True)
+        jars = [f"{j.name}:{j.stat().st_size}" for j in kafka_jars(settings.jars_dir)]
+        key = archive_key(pyspark.__version__, f"{java_file}:{java_file.stat().st_mtime_ns}",
+                          java_options, jars)
+
+        def survives(archive: Path) -> bool:
+            try:
+                return subprocess.run(trial_command(str(java_file), archive), cwd=directory,
+                                      capture_output=True, timeout=60).returncode == 0
+            except subprocess.TimeoutExpired:
+                return False
+
+        existing, new = pick(directory, key, time.time(), survives)
+    except OSError:
+        return None
+    return archive_options(existing, new)
 
 
 def launched_by_spark_submit(environ: Mapping[str, str]) -> bool:

@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 PREFIX = "CLICKLOOP_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +49,11 @@ class KafkaSettings:
     partitions: int = _env("KAFKA_PARTITIONS", 3, doc="Partitions for topics we create.")
     replication: int = _env("KAFKA_REPLICATION", 1, doc="Replication factor for topics we create.")
     heap: str = _env("KAFKA_HEAP", "512m", doc="Embedded broker JVM heap (-Xmx).")
+    jit: Literal["quick", "full"] = _env(
+        "KAFKA_JIT", "quick", doc="Embedded broker's JIT: `quick` (C1 only: starts sooner and "
+        "compiles less while tests run) or `full` (C2 too: less broker CPU per request under "
+        "sustained load, as a production broker runs; the benchmarks)."
+    )
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,11 @@ class SparkSettings:
     )
     session_gap_minutes: int = _env(
         "SESSION_GAP_MINUTES", 30, doc="Inactivity that closes a session."
+    )
+    class_archive: bool = _env(
+        "SPARK_CLASS_ARCHIVE", True, doc="Driver JVMs we start map Spark's classes from a "
+        "class-data-sharing archive under the jars dir (written by the first one): seconds "
+        "off every start."
     )
 
 
@@ -391,6 +401,10 @@ def _parse(name: str, raw: str, hint: Any) -> Any:
             return tuple(part.strip() for part in raw.split(",") if part.strip())
         if "Path" in text:
             return Path(raw).expanduser()
+        if get_origin(hint) is Literal:
+            if raw not in get_args(hint):
+                raise ValueError(f"expected one of {', '.join(get_args(hint))}")
+            return raw
         return raw
     except ValueError as exc:
         raise SettingsError(f"{name}={raw!r}: {exc}") from exc

@@ -18,7 +18,7 @@ import pytest
 from clickloop.cli import main
 from embedded import jars, kafka_broker, kafka_topics, provision
 from tests.embedded.events import consume_all, page_views, produce
-from tracker.settings import Settings
+from tracker.settings import Settings, SettingsError
 
 pytestmark = pytest.mark.kafka
 
@@ -56,6 +56,38 @@ def test_restart_on_same_state_dir_keeps_events_and_port(
     received = consume_all(bootstrap, "restart.events", expected=200)
     assert len(received) == 200
     assert {e["event_id"]: e for e in received} == {e["event_id"]: e for e in sent}
+
+
+def test_a_full_jit_broker_runs_with_c2_and_a_quick_one_without(embedded: Settings) -> None:
+    full = dataclasses.replace(embedded, kafka=dataclasses.replace(embedded.kafka, jit="full"))
+    bootstrap = kafka_broker.start(full)
+    flags = _command_line(kafka_broker.status(full).pid)
+    assert "-XX:TieredStopAtLevel=1" not in flags
+    assert "-XX:+UseSerialGC" in flags
+    kafka_topics.ensure_topics(bootstrap, ["jit.events"], 3, 1)
+    sent = page_views(100)
+    produce(bootstrap, "jit.events", sent)
+    received = consume_all(bootstrap, "jit.events", expected=100)
+    assert {e["event_id"] for e in received} == {e["event_id"] for e in sent}
+    assert kafka_broker.stop(full)
+
+    kafka_broker.start(embedded)  # the default: C1 only
+    assert "-XX:TieredStopAtLevel=1" in _command_line(kafka_broker.status(embedded).pid)
+
+
+def test_a_jit_setting_made_in_code_is_checked_before_anything_starts(
+    embedded: Settings,
+) -> None:
+    wrong = dataclasses.replace(embedded, kafka=dataclasses.replace(embedded.kafka, jit="c3"))
+    with pytest.raises(SettingsError, match="CLICKLOOP_KAFKA_JIT must be one of quick, full"):
+        kafka_broker.start(wrong)
+    assert not kafka_broker.status(embedded).running
+    assert not (embedded.state_dir / "kafka").exists()
+
+
+def _command_line(pid: int | None) -> list[str]:
+    assert pid is not None
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
 
 
 def test_start_with_other_port_while_running_is_refused(

@@ -41,11 +41,19 @@ def test_environment_parsing() -> None:
     ("CLICKLOOP_KAFKA_PARTITIONS", "three"),
     ("CLICKLOOP_HONOUR_GPC", "maybe"),
     ("CLICKLOOP_HOLDOUT_SHARE", "ten percent"),
+    ("CLICKLOOP_KAFKA_JIT", "fast"),
 ])
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError) as info:
         Settings.from_env({name: value})
     assert str(info.value).startswith(f"{name}={value!r}")
+
+
+def test_a_choice_is_one_of_its_values() -> None:
+    assert Settings.from_env({}).kafka.jit == "quick"
+    assert Settings.from_env({"CLICKLOOP_KAFKA_JIT": " full "}).kafka.jit == "full"
+    with pytest.raises(SettingsError, match="expected one of quick, full"):
+        Settings.from_env({"CLICKLOOP_KAFKA_JIT": "Full"})
 
 
 def test_config_file_below_environment(tmp_path: Path) -> None:
