@@ -5,8 +5,9 @@ jars: seconds of a short job's time on 2 cores (``clickloop logs parse`` of a 10
 spent 5.6 s starting Spark). The JVM can instead map classes it loaded before from one archive
 file. The first JVM of an installation (one pyspark, one java, one jar set, one set of driver
 options) writes that archive as it exits (``-XX:ArchiveClassesAtExit``, a few seconds, once);
-every later one maps it (``-XX:SharedArchiveFile``). Measured on that log: 17.6-17.9 s end to end
-without, 13.4-13.8 s with (Spark start 5.6 -> 3.8-4.0 s; the parse itself loads classes too).
+every later one maps it (``-XX:SharedArchiveFile``). Measured on that log, runs interleaved:
+17.2-17.6 s end to end without, 13.0-13.5 s with (Spark start 5.5 -> 3.8 s; the parse itself
+loads classes too).
 
 The JVM ignores an archive made for another build or class path, but it crashes (SIGBUS) on
 one cut short, as a JVM killed while writing it would leave. So a new archive is used only
@@ -58,13 +59,11 @@ def pick(directory: Path, key: str, now: float, trial: Callable[[Path], bool]
     ``trial(path)`` says whether a JVM survives mapping ``path``; it runs once per new
     archive, the oldest finished one first (untouched for :data:`SETTLE_S`). The first that
     passes is renamed ``spark-<key>.jsa``; those that fail, and the other finished ones (JVMs
-    that started together each wrote one, ~170 MB each), are removed. A JVM that maps a removed
-    file keeps its mapping.
+    that started before there was a named one each write one, ~170 MB each), are removed. A JVM
+    that maps a removed file keeps its mapping.
     """
     final = directory / f"spark-{key}.jsa"
     fresh = directory / f"spark-{key}-{uuid.uuid4().hex}.jsa"
-    if final.is_file():
-        return final, fresh
     finished = []
     for path in directory.glob(f"spark-{key}-*.jsa"):
         try:
@@ -73,7 +72,8 @@ def pick(directory: Path, key: str, now: float, trial: Callable[[Path], bool]
             continue
         if now - stat.st_mtime >= SETTLE_S:
             finished.append((stat.st_mtime, path.name, stat.st_size, path))
-    chosen = None
+    # JVMs started before the archive was named still write theirs as they exit
+    chosen = final if final.is_file() else None
     for _mtime, _name, size, path in sorted(finished):
         if chosen is None and size >= MIN_BYTES and trial(path):
             os.replace(path, final)

@@ -78,8 +78,11 @@ def test_a_finished_archive_is_tried_once_then_kept_under_its_final_name(tmp_pat
     assert not broken.exists() and not twin.exists()
     assert young.exists() and other.exists()
 
+    late = archive("spark-k1-late.jsa", 60)  # from a JVM that started before the naming
     assert pick(tmp_path, "k1", now, trial)[0] == existing  # no second trial
     assert len(tried) == 2
+    assert not late.exists(), "a later copy is removed, not kept beside the named archive"
+    assert young.exists()
 
 
 def test_the_trial_is_a_bare_jvm_mapping_the_archive(tmp_path: Path) -> None:
