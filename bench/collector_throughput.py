@@ -192,8 +192,7 @@ def bench_bare(work: Path, args: argparse.Namespace, script: Path, rate: float |
     url = f"http://127.0.0.1:{port}"
     bare = start_bare(port, args.workers, args.threads, work / "bare.log", app)
     try:
-        if app.startswith("bare_kafka:"):
-            warm_up(url)
+        warm_up(url)  # the floor's producer waits for its producer id; the bare app answers at once
         run_wrk(url, script, args.warmup, args.connections)
         result = run_wrk(url, script, args.duration, args.connections)
         if rate is not None:
@@ -213,7 +212,7 @@ def bench_floor(bootstrap: str, work: Path, args: argparse.Namespace, script: Pa
     result = bench_bare(work, args, script, None, app)
     # wrk's warm-up and the requests it abandoned at the end are stored too: at least this many
     acked = int(result["ok"]) * (1 if records == "batch" else BATCH)
-    stored = sum(end_offsets(bootstrap, topic).values())
+    stored = kafka_count(bootstrap, topic, acked)
     result["note"] = (f"wrk got {acked} records acknowledged, Kafka holds {stored}"
                       + ("" if stored >= acked else f" ({acked - stored} LOST)"))
     return result
