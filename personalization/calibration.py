@@ -115,31 +115,69 @@ class OnlineCalibration:
         """Count labelled logits (out-of-sample ones: see the module docstring), refit now and
         then."""
         raws = np.asarray(raws, dtype=float)
+        if len(raws) != len(ys):
+            raise ValueError(f"calibration got {len(raws)} logits but {len(ys)} outcomes")
+        self.learn_batches(raws, ys, [len(raws)])
+
+    def learn_batches(self, raws: Sequence[float] | np.ndarray, ys: Sequence[bool],
+                      sizes: Sequence[int]) -> None:
+        """:meth:`learn_many` of consecutive batches of ``sizes`` labels, as one call each.
+
+        A batch's call decays what was counted before it by ``0.5 ** (k / half_life)`` and
+        may refit after it; so batch after batch is not one big batch (a session's labels
+        count alike, and the map is refit at the same labels). The same counts (to rounding)
+        and the same refits come from one weighted count per stretch between refits: a label
+        in batch j weighs the decay of the batches after it in its stretch."""
+        raws = np.asarray(raws, dtype=float)
         k = len(raws)
-        if k != len(ys):
-            raise ValueError(f"calibration got {k} logits but {len(ys)} outcomes")
+        if k != len(ys) or k != sum(sizes):
+            raise ValueError(f"calibration got {k} logits, {len(ys)} outcomes and batches of "
+                             f"{sum(sizes)}")
         if not k:
             return
-        keep = 0.5 ** (k / self.half_life)
-        self.count *= keep
-        self.positives *= keep
-        self.logit_sum *= keep
         lo, hi = LOGIT_RANGE
         # a logit beyond the range counts in an end bin *as the range's end*: a bin's mean
         # must stay inside it, or one wild logit (1e4) drags the whole fit after it
         raws = np.clip(raws, lo, hi)
-        index = np.clip(((raws - lo) / BIN_WIDTH).astype(int), 0, len(self.count) - 1)
+        outcomes = np.asarray(ys, dtype=float)
+        start = end = 0
+        stretch: list[int] = []
+        for size in sizes:
+            if not size:
+                continue
+            stretch.append(size)
+            end += size
+            self.since_fit += size
+            if self.since_fit >= self.refit_every:
+                self._count(raws[start:end], outcomes[start:end], stretch)
+                start, stretch = end, []
+                self.since_fit = 0
+                positives = float(self.positives.sum())
+                if min(positives, float(self.count.sum()) - positives) >= self.min_labels:
+                    self._fit()
+        if stretch:
+            self._count(raws[start:end], outcomes[start:end], stretch)
+
+    def _count(self, raws: np.ndarray, outcomes: np.ndarray, sizes: list[int]) -> None:
+        """Decay and count consecutive batches of ``sizes`` labels (no refit between them)."""
+        total = len(raws)
+        self.count *= 0.5 ** (total / self.half_life)
+        self.positives *= 0.5 ** (total / self.half_life)
+        self.logit_sum *= 0.5 ** (total / self.half_life)
+        if len(sizes) == 1:
+            weights = None
+        else:  # each label decays by the labels of the batches after its own
+            after = np.repeat(total - np.cumsum(sizes), sizes)
+            weights = 0.5 ** (after / self.half_life)
+        index = np.clip(((raws - LOGIT_RANGE[0]) / BIN_WIDTH).astype(int), 0,
+                        len(self.count) - 1)
         bins = len(self.count)
-        self.count += np.bincount(index, minlength=bins)
-        self.positives += np.bincount(index, np.asarray(ys, dtype=float), minlength=bins)
-        self.logit_sum += np.bincount(index, raws, minlength=bins)
-        self.labels += k
-        self.since_fit += k
-        if self.since_fit >= self.refit_every:
-            self.since_fit = 0
-            positives = float(self.positives.sum())
-            if min(positives, float(self.count.sum()) - positives) >= self.min_labels:
-                self._fit()
+        self.count += np.bincount(index, weights, minlength=bins)
+        self.positives += np.bincount(
+            index, outcomes if weights is None else outcomes * weights, minlength=bins)
+        self.logit_sum += np.bincount(
+            index, raws if weights is None else raws * weights, minlength=bins)
+        self.labels += total
 
     def _basis(self, x: np.ndarray) -> np.ndarray:
         knots = np.asarray(self.knots)

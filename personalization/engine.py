@@ -72,6 +72,9 @@ from personalization.transitions import (
 from tracker.contract.spec import LIMITS
 
 MAX_PENDING = 30  # snapshots per session waiting for a label
+# rows per array product when ``advance`` learns and scores the sessions it closed (see
+# :meth:`personalization.intent.IntentModel.learn_batches`)
+LEARN_CHUNK = 64
 DELAYS = ("session", "none")  # when a positive is learned: at the session's close, or at once
 
 
@@ -151,6 +154,9 @@ class Engine:
         self.counters = Counters()
         # the shop's own conversion rates and prices, learned online from this worker's stream
         self.shop = feats.ShopStats()
+        # while ``advance`` closes sessions: their labels and profiles, learned and scored at
+        # its end (None outside it)
+        self._closing: tuple[list[Labels], list[Profile]] | None = None
 
     # --- events -------------------------------------------------------------------------------
 
@@ -326,6 +332,8 @@ class Engine:
             labels = Labels(key, [s.x for s in ready], ys, [s.p for s in ready])
             if self.label_sink is not None:
                 self.label_sink(labels)
+            elif self._closing is not None:
+                self._closing[0].append(labels)  # learned at the end of ``advance``
             else:
                 self.model.learn_many(labels.xs, labels.ys, labels.ps)
             if self.on_label is not None:
@@ -356,8 +364,10 @@ class Engine:
         if self.bandit is not None:
             self.bandit.session_closed(profile.profile_id)
         self.open.pop(profile.profile_id, None)
-        profile.intent = self.model.predict_vector(
-            feats.vector(profile, self.shop))
+        if self._closing is not None:
+            self._closing[1].append(profile)  # scored at the end of ``advance``
+        else:
+            profile.intent = self.model.predict_vector(feats.vector(profile, self.shop))
         self.dirty.add(profile.profile_id)
         self.counters.sessions_closed += 1
 
@@ -369,7 +379,34 @@ class Engine:
         is quiet), else by ``stream_time``. A visitor's events are all in one partition, which
         is all that orders them: judged by another partition's newer events, a replay that
         reads one partition ahead of another would close the lagging one's sessions before
-        their next events are read, and the labels would depend on the partitions' pace."""
+        their next events are read, and the labels would depend on the partitions' pace.
+
+        The sessions closed here end at the same stream time, so their labels are learned
+        together once all are closed (:meth:`IntentModel.learn_batches`: session after session
+        in closing order, the very steps of one session at a time, except that the calibration
+        reads every session's logits from before the first), and their profiles are then
+        scored by the model that learned them. The fixed cost of the array arithmetic is paid
+        once per call instead of once per session (measured: ``bench/worker_throughput.py``,
+        docs/personalization.md)."""
+        self._closing = ([], [])
+        try:
+            return self._close_idle(stream_time, clocks)
+        finally:
+            labels, profiles = self._closing
+            self._closing = None
+            self._learn_closed(labels, profiles)
+
+    def _learn_closed(self, labels: list[Labels], profiles: list[Profile]) -> None:
+        """Learn the labels of sessions closed together, then score their profiles."""
+        if labels:
+            self.model.learn_batches([(b.xs, b.ys, b.ps) for b in labels], LEARN_CHUNK)
+        if profiles:
+            scores = self.model.predict_many([feats.vector(p, self.shop) for p in profiles],
+                                             LEARN_CHUNK)
+            for profile, score in zip(profiles, scores, strict=True):
+                profile.intent = score
+
+    def _close_idle(self, stream_time: float, clocks: Mapping[Any, float] | None) -> int:
         closed = 0
         for partition, expiry in list(self._expiry.items()):
             clock = stream_time if clocks is None else clocks.get(partition, stream_time)

@@ -117,18 +117,23 @@ class ScaledLogistic:
         before = np.vstack((self.mean, means[:-1]))
         # Welford: n * var grows by (a - mean_before) * (a - mean_after) per example
         m2 = self.var * self.n + np.cumsum((a - before) * (a - means), axis=0)
+        # never below 0 in exact arithmetic; a near-constant column's rounding can dip under
+        np.maximum(m2, 0.0, out=m2)
         variances = m2 / counts
         z = self._cut((a - means) * _inverse_std(variances, means))
-        base = z @ self.weights + self.intercept  # logits under the weights before the batch
+        # logits under the weights before the batch (Python floats: the loop below is scalar)
+        base = (z @ self.weights + self.intercept).tolist()
         gram = z @ z.T
         lr, intercept_lr = self.lr, self.intercept_lr
         grads = np.zeros(k)
+        total = 0.0  # sum of the earlier steps' gradients
         for i in range(k):
             raw = base[i]
             if i:
-                g = grads[:i]
-                raw -= lr * float(gram[i, :i] @ g) + intercept_lr * float(g.sum())
-            grads[i] = _log_loss_gradient(bool(ys[i]), float(raw))
+                raw -= lr * float(gram[i, :i] @ grads[:i]) + intercept_lr * total
+            g = _log_loss_gradient(bool(ys[i]), raw)
+            grads[i] = g
+            total += g
         self.intercept -= intercept_lr * float(grads.sum())
         self.weights -= lr * (grads @ z)
         self.n += k

@@ -200,3 +200,38 @@ def test_an_old_forest_checkpoint_stays_uncalibrated() -> None:
     old = IntentModel("forest")
     del old.__dict__["calibration"]
     assert pickle.loads(pickle.dumps(old)).calibration is None
+
+
+def test_batches_taught_at_once_count_and_refit_as_one_call_each() -> None:
+    # 200 session-sized batches (1-9 labels, some empty) through both verbs: the decay per
+    # call and the refit points must not depend on how the batches reach the calibration
+    rng = random.Random(5)
+    sizes = [rng.choice([0, 1, 2, 3, 4, 6, 9]) for _ in range(200)]
+    raws = [rng.gauss(-1.0, 3.0) * (40 if rng.random() < 0.01 else 1) for _ in range(sum(sizes))]
+    ys = [rng.random() < 1 / (1 + math.exp(-0.5 * r)) for r in raws]
+    one_by_one, at_once = OnlineCalibration(), OnlineCalibration()
+    start = 0
+    for size in sizes:
+        one_by_one.learn_many(raws[start:start + size], ys[start:start + size])
+        start += size
+    # in two calls, split between batches 100 and 101
+    cut = sum(sizes[:100])
+    at_once.learn_batches(raws[:cut], ys[:cut], sizes[:100])
+    at_once.learn_batches(raws[cut:], ys[cut:], sizes[100:])
+    assert one_by_one.fitted and at_once.fitted
+    assert at_once.labels == one_by_one.labels == sum(sizes)
+    assert at_once.since_fit == one_by_one.since_fit
+    for mine, theirs in ((at_once.count, one_by_one.count),
+                         (at_once.positives, one_by_one.positives),
+                         (at_once.logit_sum, one_by_one.logit_sum)):
+        assert max(abs(mine - theirs)) < 1e-9
+    assert max(abs(a - b) for a, b in zip(at_once.theta, one_by_one.theta, strict=True)) < 1e-9
+    # and not as one batch of everything: that decays and refits differently
+    lumped = OnlineCalibration()
+    lumped.learn_many(raws, ys)
+    assert max(abs(lumped.count - one_by_one.count)) > 1e-3
+
+
+def test_batches_must_add_up_to_the_labels() -> None:
+    with pytest.raises(ValueError, match="3 logits, 3 outcomes and batches of 4"):
+        OnlineCalibration().learn_batches([0.1, 0.2, 0.3], [True, False, True], [2, 2])

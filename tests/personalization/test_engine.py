@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from personalization import features
 from personalization.engine import Engine
 from personalization.forgetting import forget_key
 from personalization.intent import IntentModel
 from personalization.observation import observe
+from personalization.profile import Profile
 from personalization.recommend import ItemGraph
 from simulation.intent_stream import generate
-from tests.personalization.builders import add, buy, epoch, event, view
+from tests.personalization.builders import PRODUCTS, add, buy, epoch, event, view
 
 GAP = 1800.0
 
@@ -254,3 +256,52 @@ def test_each_partition_closes_its_sessions_by_its_own_clock() -> None:
     # without clocks, one stream time for all (a replay of one file, a single partition)
     e.advance(epoch(121))
     assert "fast" not in e.open
+
+
+def _many_sessions(e: Engine, visitors: int) -> None:
+    """``visitors`` short sessions, every third ending in a purchase, all idle by minute 40."""
+    skus = sorted(PRODUCTS)
+    for i in range(visitors):
+        v, sku = f"batch-{i}", skus[i % len(skus)]
+        feed(e, event("page_view", v, 0), view(v, 1, sku), add(v, 2, sku))
+        if i % 3 == 0:
+            feed(e, buy(v, 3, f"o-{i}", {sku: 1}))
+
+
+def test_sessions_closed_together_are_learned_as_the_same_steps_in_one_batch() -> None:
+    # 40 sessions of 3-4 snapshots: over 128 labels, so the batch is learned in several chunks
+    together, _ = engine(IntentModel("logreg", calibrated=False))
+    _many_sessions(together, 40)
+    assert together.advance(epoch(3) + GAP + 1) == 40
+    # the same sessions closed one at a time, in the order advance closes them (idle longest
+    # first), each its own labelled batch
+    apart, _ = engine(IntentModel("logreg", calibrated=False))
+    _many_sessions(apart, 40)
+    for profile in sorted(apart.profiles.values(),
+                          key=lambda p: (p.session.last, p.profile_id)):
+        apart._close(profile)
+    assert together.model.learned == apart.model.learned == 40 * 3 + 14 * 1
+    a, b = together.model.model, apart.model.model
+    assert abs(a.intercept - b.intercept) < 1e-9
+    assert max(abs(a.weights - b.weights)) < 1e-9
+    assert max(abs(a.mean - b.mean)) < 1e-9
+    # closed profiles are scored by the model that learned every closed session
+    for i in range(40):
+        profile = together.profiles[f"batch-{i}"]
+        assert profile.session is None
+        assert abs(profile.intent - together.model.predict_vector(
+            feats_vector(profile, together))) < 1e-12
+
+
+def test_a_calibrated_model_learns_a_batch_of_closed_sessions_once() -> None:
+    e, labels = engine()
+    _many_sessions(e, 40)
+    e.advance(epoch(3) + GAP + 1)
+    assert e.model.learned == len(labels.seen) == 134
+    assert e.model.calibration.labels == 134
+    e.advance(epoch(3) + 2 * GAP)  # nothing left open: nothing learned twice
+    assert e.model.learned == 134
+
+
+def feats_vector(profile: Profile, e: Engine) -> list[float]:
+    return features.vector(profile, e.shop)
