@@ -10,6 +10,10 @@ same topic, each with a fresh consumer group:
 3. *engine only*: the same events through :class:`personalization.engine.Engine` in memory,
    to show where the time goes (no Kafka, no store).
 
+Then the *shared learner* (several workers, one model): the labels the engine would publish
+for this stream, learned by :class:`personalization.learner.SharedModel` record by record and
+a poll at a time, in CPU time, and how much workers' traffic that one learner keeps up with.
+
     .venv/bin/python bench/worker_throughput.py                      # 4000 visitors
     .venv/bin/python bench/worker_throughput.py --visitors 8000 --model forest
 
@@ -42,6 +46,7 @@ from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
 from embedded import kafka_broker, kafka_topics  # noqa: E402
 from personalization.engine import Engine  # noqa: E402
 from personalization.intent import MODELS, IntentModel  # noqa: E402
+from personalization.learner import SharedModel, intent_record  # noqa: E402
 from personalization.observation import read_record  # noqa: E402
 from personalization.recommend import ItemGraph  # noqa: E402
 from personalization.stores.embedded import EmbeddedStore  # noqa: E402
@@ -120,6 +125,34 @@ def engine_only(values: list[bytes], kind: str) -> tuple[float, float]:
             len(values) / (time.process_time() - cpu))
 
 
+def shared_learner(values: list[bytes], kind: str) -> tuple[int, int, float, float]:
+    """The shared learner (``CLICKLOOP_LABELS_TOPIC`` set) on this stream's labels: the
+    engine publishes each closed session as a labels-topic record, then a fresh
+    :class:`SharedModel` learns them record by record and 500 at a time (one poll). Returns
+    (records, labels, CPU seconds one by one, CPU seconds a poll at once)."""
+    records: list[bytes] = []
+    engine = Engine(IntentModel(kind), ItemGraph(),
+                    label_sink=lambda labels: records.append(intent_record(labels, 0.0)))
+    for i, value in enumerate(values):
+        obs = read_record(value)
+        engine.process(obs)
+        if i % 200 == 0:
+            engine.advance(obs.ts)
+    engine.advance(engine.event_time + 2 * engine.gap_s)
+    in_turn, at_once = SharedModel(kind), SharedModel(kind)
+    cpu = time.process_time()
+    for record in records:
+        in_turn.learn(record)
+    one_by_one = time.process_time() - cpu
+    cpu = time.process_time()
+    for start in range(0, len(records), 500):
+        at_once.learn_all(records[start:start + 500])
+    polled = time.process_time() - cpu
+    if at_once.model.learned != in_turn.model.learned:
+        raise AssertionError("the two learners learned different label counts")
+    return len(records), at_once.model.learned, one_by_one, polled
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--visitors", type=int, default=4000)
@@ -170,6 +203,11 @@ def main() -> int:
         print(f"\nworker: {counters.get('applied')} events applied, "
               f"{summary.get('labels')} labels learned, progressive ROC AUC "
               f"{summary.get('roc_auc')}")
+        sessions, labels, one_by_one, polled = shared_learner(values, args.model)
+        print(f"shared learner on the same stream's {sessions} labelled sessions ({labels} "
+              f"labels), CPU: record by record {one_by_one:.2f} s, a poll (500) at once "
+              f"{polled:.2f} s ({one_by_one / polled:.1f}x); it keeps up with "
+              f"{total / polled:,.0f} events/s of workers' traffic")
     finally:
         if started_broker:
             kafka_broker.stop(broker_settings)

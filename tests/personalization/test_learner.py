@@ -53,3 +53,25 @@ def test_keys_too_old_to_be_replayed_are_forgotten_and_state_pickles() -> None:
     back = pickle.loads(pickle.dumps(shared))
     assert back.model.learned == shared.model.learned == 4
     assert not back.learn(intent_record(session("new", False), at=KEEP_KEYS_S + 20.0))
+
+
+def test_a_polled_batch_is_learned_as_its_records_one_by_one() -> None:
+    # 60 sessions of varied features, a replay inside the same poll, an unreadable record and
+    # a bandit outcome among them: learned at once, the same model and counters as in turn
+    values = []
+    for i in range(60):
+        xs = [[float((i * 7 + j * 3) % 5) for j in range(len(NAMES))] for _ in range(1 + i % 4)]
+        labels = Labels(f"v{i}:1.0:close", xs, [i % 3 == 0] * len(xs), [0.02] * len(xs))
+        values.append(intent_record(labels, at=1000.0 + i))
+    values[30:30] = [values[5], b"{not json", bandit_record(
+        Pending("d-1", "hero", "discount", [1.0] * DIM), 0.0, at=1100.0)]
+    in_turn, at_once = SharedModel("logreg"), SharedModel("logreg")
+    learned = [in_turn.learn(value) for value in values]
+    assert at_once.learn_all(values) == sum(learned) == 61
+    assert at_once.counters == in_turn.counters
+    assert at_once.counters["replayed"] == 1 and at_once.counters["unreadable"] == 1
+    assert at_once.model.learned == in_turn.model.learned
+    a, b = at_once.model.model, in_turn.model.model
+    assert abs(a.intercept - b.intercept) < 1e-9 and max(abs(a.weights - b.weights)) < 1e-9
+    assert at_once.model.calibration.labels == in_turn.model.calibration.labels
+    assert at_once.slots["hero"].pulls == in_turn.slots["hero"].pulls
