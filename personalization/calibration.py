@@ -161,9 +161,10 @@ class OnlineCalibration:
     def _count(self, raws: np.ndarray, outcomes: np.ndarray, sizes: list[int]) -> None:
         """Decay and count consecutive batches of ``sizes`` labels (no refit between them)."""
         total = len(raws)
-        self.count *= 0.5 ** (total / self.half_life)
-        self.positives *= 0.5 ** (total / self.half_life)
-        self.logit_sum *= 0.5 ** (total / self.half_life)
+        keep = 0.5 ** (total / self.half_life)
+        self.count *= keep
+        self.positives *= keep
+        self.logit_sum *= keep
         if len(sizes) == 1:
             weights = None
         else:  # each label decays by the labels of the batches after its own

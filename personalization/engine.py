@@ -72,9 +72,6 @@ from personalization.transitions import (
 from tracker.contract.spec import LIMITS
 
 MAX_PENDING = 30  # snapshots per session waiting for a label
-# rows per array product when ``advance`` learns and scores the sessions it closed (see
-# :meth:`personalization.intent.IntentModel.learn_batches`)
-LEARN_CHUNK = 64
 DELAYS = ("session", "none")  # when a positive is learned: at the session's close, or at once
 
 
@@ -399,10 +396,9 @@ class Engine:
     def _learn_closed(self, labels: list[Labels], profiles: list[Profile]) -> None:
         """Learn the labels of sessions closed together, then score their profiles."""
         if labels:
-            self.model.learn_batches([(b.xs, b.ys, b.ps) for b in labels], LEARN_CHUNK)
+            self.model.learn_batches([(b.xs, b.ys, b.ps) for b in labels])
         if profiles:
-            scores = self.model.predict_many([feats.vector(p, self.shop) for p in profiles],
-                                             LEARN_CHUNK)
+            scores = self.model.predict_many([feats.vector(p, self.shop) for p in profiles])
             for profile, score in zip(profiles, scores, strict=True):
                 profile.intent = score
 

@@ -153,14 +153,11 @@ class IntentModel:
             return self._river_predict(dict(zip(self.names, v, strict=True)))
         return _sigmoid(self.calibration.transform(self._raw(v)))
 
-    def predict_many(self, vs: list[list[float]], chunk: int = 64) -> list[float]:
-        """:meth:`predict_vector` of each vector (the linear model's logits in ``chunk``-row
-        products)."""
+    def predict_many(self, vs: list[list[float]]) -> list[float]:
+        """:meth:`predict_vector` of each vector (the linear model's logits in one product)."""
         if not self._vector or not vs:
             return [self.predict_vector(v) for v in vs]
-        xs = np.asarray(vs, dtype=float)
-        raws = [raw for start in range(0, len(xs), chunk)
-                for raw in self.model.raw_many(xs[start:start + chunk]).tolist()]
+        raws = self.model.raw_many(np.asarray(vs, dtype=float)).tolist()
         if self.calibration is None:
             return [_sigmoid(raw) for raw in raws]
         transform = self.calibration.transform
@@ -187,34 +184,21 @@ class IntentModel:
 
     def learn_many(self, vs: list[list[float]], ys: list[bool], predicted: list[float]) -> None:
         """:meth:`learn_vector` for each example in order (the linear model in one pass)."""
-        if not self._vector:
-            for v, y, p in zip(vs, ys, predicted, strict=True):
-                self.learn_vector(v, y, p)
-            return
-        self.metrics.update_many(ys, predicted)
-        rule = self.cart_rule
-        for v, y in zip(vs, ys, strict=True):
-            rule[0 if y else 1][1 if v[CART] > 0 else 0] += 1
-        xs = np.asarray(vs, dtype=float)  # converted once for the calibration and the model
-        if self.calibration is not None:  # the batch's logits before the classifier learns it
-            self.calibration.learn_many(self.model.raw_many(xs), ys)
-        self.model.learn_many(xs, ys)
-        self.learned += len(vs)
+        self.learn_batches([(vs, ys, predicted)])
 
-    def learn_batches(self, batches: Sequence[tuple[list[list[float]], list[bool], list[float]]],
-                      chunk: int = 64) -> None:
+    def learn_batches(self, batches: Sequence[tuple[list[list[float]], list[bool], list[float]]]
+                      ) -> None:
         """:meth:`learn_many` of several labelled batches ``(features, outcomes, predictions
         then)`` in order, at the cost of about one.
 
-        The linear model takes the same steps as batch after batch, in ``chunk``-row products
-        (past ~64 rows OpenBLAS hands the Gram product to a thread per core, which spin on
-        cores the broker needs). The calibration is taught as if batch by batch, each with the
-        logits from before all of them (:meth:`OnlineCalibration.learn_batches`): its decay and
-        refits are counted per batch, and one batch of all would move its map (and every
-        score served after)."""
+        The linear model takes the same steps as batch after batch. The calibration is taught
+        as if batch by batch, each with the logits from before all of them
+        (:meth:`OnlineCalibration.learn_batches`): its decay and refits are counted per batch,
+        and one batch of all would move its map (and every score served after)."""
         if not self._vector:
             for vs, ys, ps in batches:
-                self.learn_many(vs, ys, ps)
+                for v, y, p in zip(vs, ys, ps, strict=True):
+                    self.learn_vector(v, y, p)
             return
         all_vs = [v for vs, _, _ in batches for v in vs]
         all_ys = [y for _, ys, _ in batches for y in ys]
@@ -224,13 +208,11 @@ class IntentModel:
         rule = self.cart_rule
         for v, y in zip(all_vs, all_ys, strict=True):
             rule[0 if y else 1][1 if v[CART] > 0 else 0] += 1
-        xs = np.asarray(all_vs, dtype=float)
-        if self.calibration is not None:
-            raws = np.concatenate([self.model.raw_many(xs[start:start + chunk])
-                                   for start in range(0, len(xs), chunk)])
-            self.calibration.learn_batches(raws, all_ys, [len(ys) for _, ys, _ in batches])
-        for start in range(0, len(xs), chunk):
-            self.model.learn_many(xs[start:start + chunk], all_ys[start:start + chunk])
+        xs = np.asarray(all_vs, dtype=float)  # converted once for the calibration and the model
+        if self.calibration is not None:  # the logits before the classifier learns them
+            self.calibration.learn_batches(self.model.raw_many(xs), all_ys,
+                                           [len(ys) for _, ys, _ in batches])
+        self.model.learn_many(xs, all_ys)
         self.learned += len(all_vs)
 
     def predict(self, x: dict[str, float]) -> float:

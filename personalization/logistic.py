@@ -39,6 +39,9 @@ import numpy as np
 
 # scaled values are cut to ±Z_CLIP standard deviations (None: not cut, River's arithmetic)
 Z_CLIP: float | None = 10.0
+# rows per array product in the batch verbs: past ~64 rows OpenBLAS hands a 43-column product
+# to a thread per core, and those threads spin on cores the broker and Spark need
+CHUNK = 64
 
 
 class ScaledLogistic:
@@ -76,7 +79,11 @@ class ScaledLogistic:
 
     def raw_many(self, xs: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
         """The logits of several examples under the current state (nothing learned)."""
-        return self._scaled(xs) @ self.weights + self.intercept
+        a = np.asarray(xs, dtype=float)
+        if len(a) <= CHUNK:
+            return self._scaled(a) @ self.weights + self.intercept
+        return np.concatenate([self.raw_many(a[start:start + CHUNK])
+                               for start in range(0, len(a), CHUNK)])
 
     def predict(self, x: Sequence[float] | np.ndarray) -> float:
         """P(y = 1 | x), with River's sigmoid cut-offs at ±30."""
@@ -111,6 +118,10 @@ class ScaledLogistic:
                 self.learn(x, y)
             return
         a = np.asarray(xs, dtype=float)
+        if k > CHUNK:  # the same steps, :data:`CHUNK` rows at a time
+            for start in range(0, k, CHUNK):
+                self.learn_many(a[start:start + CHUNK], ys[start:start + CHUNK])
+            return
         counts = self.n + np.arange(1, k + 1, dtype=float)[:, None]
         # running mean after each example, and the one before it
         means = (self.mean * self.n + np.cumsum(a, axis=0)) / counts
