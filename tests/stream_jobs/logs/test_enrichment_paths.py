@@ -17,7 +17,7 @@ from enrichment import anonymise_ip, referrer_class, user_agent_block
 from stream_jobs.lake import LakePaths
 from stream_jobs.logs.input_files import Site, prepare_files
 from stream_jobs.logs.job import run
-from stream_jobs.spark_session import SHORT_JOB_JAVA_OPTIONS, spark_conf
+from stream_jobs.spark_session import BATCH_JAVA_OPTIONS, SHORT_JOB_JAVA_OPTIONS, spark_conf
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
@@ -82,10 +82,11 @@ def test_a_file_without_page_views_enriches_nothing(spark, spark_settings, tmp_p
     assert (summary["static"], summary["page_views"], summary["events_written"]) == (1, 0, 0)
 
 
-def test_short_jobs_start_the_driver_jvm_for_a_short_job(spark_settings):
+def test_the_driver_jvm_is_started_for_a_short_job_or_a_batch_job(spark_settings):
     options = spark_conf(spark_settings, short_job=True)["spark.driver.extraJavaOptions"]
     assert options.split() == ["-Duser.timezone=UTC", *SHORT_JOB_JAVA_OPTIONS.split()]
-    assert spark_conf(spark_settings)["spark.driver.extraJavaOptions"] == "-Duser.timezone=UTC"
+    options = spark_conf(spark_settings)["spark.driver.extraJavaOptions"]
+    assert options.split() == ["-Duser.timezone=UTC", *BATCH_JAVA_OPTIONS.split()]
     # under spark-submit the driver JVM already runs: nothing to change
     assert spark_conf(spark_settings, under_spark_submit=True, short_job=True)[
         "spark.driver.extraJavaOptions"] == "-Duser.timezone=UTC"

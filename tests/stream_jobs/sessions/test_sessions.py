@@ -123,6 +123,49 @@ def test_gap_is_configurable(spark):
     ]))
 
 
+def test_a_campaign_seen_before_a_gap_starts_a_session_again_after_it(spark):
+    """The campaign that counts is the last one seen in the current inactivity segment: the
+    same campaign arriving mid-visit after a gap is a new arrival, and repeats of it are not."""
+    frame = lake_frame(spark, [
+        event(1, "f", "2024-03-09 09:00:00", utm=SPRING),
+        event(2, "f", "2024-03-09 10:00:00"),  # more than 30 min later: a new session
+        event(3, "f", "2024-03-09 10:05:00", utm=SPRING),  # arrives again: another one
+        event(4, "f", "2024-03-09 10:06:00", utm=SPRING),
+        event(5, "f", "2024-03-09 10:07:00", utm=SUMMER),
+        event(6, "f", "2024-03-09 10:08:00"),
+    ])
+    got = sorted((str(r.session_start), r.events, r.utm_campaign)
+                 for r in sessionize(frame, gap_minutes=30).collect())
+    assert got == [("2024-03-09 09:00:00", 1, "spring"), ("2024-03-09 10:00:00", 1, None),
+                   ("2024-03-09 10:05:00", 2, "spring"), ("2024-03-09 10:07:00", 2, "summer")]
+
+
+def test_session_assignment_adds_its_two_columns_and_keeps_the_rest_as_they_were(spark):
+    """The columns the rules do not read travel packed through the window steps: unpacked, they
+    come back in their order, with their types and values."""
+    from stream_jobs.sessions.rules import assign_sessions, event_rows
+
+    rows_in = event_rows(lake_frame(spark, rows()))
+    assigned = assign_sessions(rows_in, 30)
+    assert assigned.columns == [*rows_in.columns, "session_start", "session_id"]
+    assert assigned.schema.fields[:len(rows_in.columns)] == rows_in.schema.fields
+    assertDataFrameEqual(assigned.drop("session_start", "session_id"), rows_in)
+
+
+def test_page_is_the_url_path(spark):
+    from stream_jobs.sessions.rules import page_path
+
+    cases = [("https://a.b", "/"), ("https://a.b?x=1#f", "/"), ("https://a.b/p/q?x=1#f", "/p/q"),
+             ("HTTPS://A.B:8080/P;v=1", "/P;v=1"), ("https://a.b/%7Bx%7D", "/%7Bx%7D"),
+             ("https://a.b/é", "/é"), ("https://a.b/p q", None),
+             ("https://a.b/x?q={${jndi}}", None), ("not a url", None), (None, None)]
+    frame = spark.createDataFrame([(i, url) for i, (url, _) in enumerate(cases)],
+                                  "i int, url string")
+    got = [r.page for r in frame.orderBy("i").select(page_path(F.col("url")).alias("page"))
+           .collect()]
+    assert got == [page for _, page in cases]
+
+
 def test_live_sessions_split_exactly_where_the_batch_does(spark):
     """Streaming's ``session_window`` draws the 30:00 / 30:01 boundary where the batch rule
     does, and gives the same session ids: live and authoritative sessions agree."""
