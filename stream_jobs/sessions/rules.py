@@ -23,6 +23,8 @@ nightly batch re-run fixes both.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -135,7 +137,9 @@ def assign_sessions(rows: DataFrame, gap_minutes: int) -> DataFrame:
 
     Every window operator copies each row it passes on, field by field; the columns the rules
     do not read ride through them packed in one struct, which is copied as one block (on 2
-    million events, ~40 % less time in the window steps).
+    million events, ~40 % less time in the window steps). Spark's optimizer unpacks the fields
+    a later consumer reads after the first step, and cannot drop the ones nobody reads: a
+    caller that needs fewer columns selects them before (``sessions_and_events(columns=…)``).
     """
     ruled = ("visitor_id", "ts", "event_id", "utm_source", "utm_medium", "utm_campaign")
     passengers = [c for c in rows.columns if c not in ruled]
@@ -172,8 +176,16 @@ def assign_sessions(rows: DataFrame, gap_minutes: int) -> DataFrame:
                        "session_start", session_id.alias("session_id"))
 
 
-def session_aggregates() -> list[Column]:
-    """The per-session aggregates, usable both by ``groupBy`` and by ``session_window``."""
+# the event columns the per-session aggregates read (with visitor_id, ts and session_start)
+SESSION_INPUTS = ("event_id", "user_id", "event_type", "page", "revenue", *FIRST_EVENT_COLUMNS)
+
+
+def session_aggregates(*, with_start: bool = True) -> list[Column]:
+    """The per-session aggregates, usable both by ``groupBy`` and by ``session_window``.
+
+    ``with_start=False`` leaves out ``session_start`` (the minimum time) for a grouping that
+    has it as a key already.
+    """
     order = F.struct("ts", "event_id")
     is_pv = F.col("event_type") == "page_view"
     # The landing page view carries the referrer. Another event of that page can sort before
@@ -183,7 +195,7 @@ def session_aggregates() -> list[Column]:
     landing_first = F.struct(F.coalesce(~is_pv, F.lit(True)), "ts", "event_id")
     first = F.min_by(F.struct(*FIRST_EVENT_COLUMNS), landing_first)
     return [
-        F.min("ts").alias("session_start"),
+        *([F.min("ts").alias("session_start")] if with_start else []),
         F.max("ts").alias("session_end"),
         F.count(F.lit(1)).alias("events"),
         F.count_if(is_pv).alias("page_views"),
@@ -214,10 +226,16 @@ def finish_sessions(grouped: DataFrame) -> DataFrame:
 
 
 def summarize_sessions(assigned: DataFrame) -> DataFrame:
-    """One row per session from events carrying ``session_id`` (see :func:`assign_sessions`)."""
-    # grouping by visitor first keeps the visitor partitioning: no extra shuffle
-    grouped = assigned.groupBy("visitor_id", "session_id").agg(*session_aggregates())
-    return finish_sessions(grouped.drop("session_id"))
+    """One row per session from events carrying ``session_start`` (see :func:`assign_sessions`).
+
+    The key is the visitor and the session's start, of which the session id is a function:
+    grouping by visitor first keeps the visitor partitioning (no extra shuffle), and rows that
+    come in the visitor's time order are then already in key order, so the aggregation's sort
+    has little to do (a key of hashed ids had to be sorted from scratch).
+    """
+    grouped = (assigned.groupBy("visitor_id", "session_start")
+               .agg(*session_aggregates(with_start=False)))
+    return finish_sessions(grouped)
 
 
 def stitch_users(sessions: DataFrame) -> DataFrame:
@@ -235,18 +253,28 @@ def stitch_users(sessions: DataFrame) -> DataFrame:
 
 
 def sessions_and_events(events: DataFrame, gap_minutes: int,
-                        suppressed: DataFrame | None = None) -> tuple[DataFrame, DataFrame]:
+                        suppressed: DataFrame | None = None, *,
+                        columns: Sequence[str] | None = None) -> tuple[DataFrame, DataFrame]:
     """Lake events → (event rows with ``session_id``/``session_start``, stitched sessions).
 
     With a suppression list (:mod:`stream_jobs.erasure.suppression`), the listed people's events go
     first — by their own ids and by the user their session is attributed to. Attribution is per
     visitor, so only the visitors with a listed id somewhere are sessionized twice (to
     attribute, then again from what is left); everybody else goes through once.
+
+    ``columns``: the event columns to keep (besides the ids and times the rules need), when the
+    caller needs fewer than :func:`event_rows` gives. Spark cannot drop them itself once they
+    travel inside :func:`assign_sessions`' packed struct, so they would be shuffled and sorted.
     """
     from stream_jobs.erasure.suppression import forget_events, listed_rows
 
     def assigned_of(frame: DataFrame) -> DataFrame:
-        return assign_sessions(dedupe_events(event_rows(frame)), gap_minutes)
+        rows = dedupe_events(event_rows(frame))
+        if columns is not None:
+            wanted = {*columns, "visitor_id", "ts", "event_id", "user_id",
+                      "utm_source", "utm_medium", "utm_campaign"}
+            rows = rows.select(*[c for c in rows.columns if c in wanted])
+        return assign_sessions(rows, gap_minutes)
 
     if suppressed is None:
         assigned = assigned_of(events)
@@ -270,4 +298,4 @@ def sessions_and_events(events: DataFrame, gap_minutes: int,
 def sessionize(events: DataFrame, gap_minutes: int,
                suppressed: DataFrame | None = None) -> DataFrame:
     """Lake events → sessions, with every rule in the module docstring (and the list's)."""
-    return sessions_and_events(events, gap_minutes, suppressed)[1]
+    return sessions_and_events(events, gap_minutes, suppressed, columns=SESSION_INPUTS)[1]

@@ -152,6 +152,22 @@ def test_session_assignment_adds_its_two_columns_and_keeps_the_rest_as_they_were
     assertDataFrameEqual(assigned.drop("session_start", "session_id"), rows_in)
 
 
+def test_sessions_from_the_pruned_rows_equal_those_from_every_column(spark):
+    """``sessionize`` carries only the columns the session aggregates read through the window
+    steps; its sessions are those of the full event rows (which the reports job keeps), and
+    every session id is that of its events."""
+    from stream_jobs.sessions.rules import SESSION_INPUTS, sessionize, sessions_and_events
+
+    frame = lake_frame(spark, rows())
+    assigned, full = sessions_and_events(frame, 30)
+    pruned = sessionize(frame, 30)
+    assertDataFrameEqual(pruned, full)
+    assert pruned.count() == assigned.select("session_id").distinct().count() > 1
+    assert (assigned.join(pruned, "session_id", "left_anti").count() == 0)
+    narrow, _ = sessions_and_events(frame, 30, columns=SESSION_INPUTS)
+    assert "url" in assigned.columns and "url" not in narrow.columns
+
+
 def test_page_is_the_url_path(spark):
     from stream_jobs.sessions.rules import page_path
 
