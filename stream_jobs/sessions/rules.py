@@ -123,6 +123,10 @@ def session_id_for(visitor_id: Column, session_start: Column) -> Column:
     return F.substring(F.sha2(text, 256), 1, 32)
 
 
+# the columns the session rules read (assign_sessions); every other column rides along
+RULED_COLUMNS = ("visitor_id", "ts", "event_id", "utm_source", "utm_medium", "utm_campaign")
+
+
 def assign_sessions(rows: DataFrame, gap_minutes: int) -> DataFrame:
     """Add ``session_id`` and ``session_start`` to deduplicated event rows.
 
@@ -141,9 +145,8 @@ def assign_sessions(rows: DataFrame, gap_minutes: int) -> DataFrame:
     a later consumer reads after the first step, and cannot drop the ones nobody reads: a
     caller that needs fewer columns selects them before (``sessions_and_events(columns=…)``).
     """
-    ruled = ("visitor_id", "ts", "event_id", "utm_source", "utm_medium", "utm_campaign")
-    passengers = [c for c in rows.columns if c not in ruled]
-    packed = rows.select(*ruled, F.struct(*passengers).alias("_rest"))
+    passengers = [c for c in rows.columns if c not in RULED_COLUMNS]
+    packed = rows.select(*RULED_COLUMNS, F.struct(*passengers).alias("_rest"))
     by_time = Window.partitionBy("visitor_id").orderBy("ts", "event_id")
     upto_here = by_time.rowsBetween(Window.unboundedPreceding, Window.currentRow)
     before_here = by_time.rowsBetween(Window.unboundedPreceding, -1)
@@ -171,7 +174,7 @@ def assign_sessions(rows: DataFrame, gap_minutes: int) -> DataFrame:
     session_start = F.max(F.when(new_session, F.col("ts"))).over(upto_here)
     step = step.withColumn("session_start", session_start)
     session_id = session_id_for(F.col("visitor_id"), F.col("session_start"))
-    return step.select(*[F.col(c) if c in ruled else F.col(f"_rest.{c}").alias(c)
+    return step.select(*[F.col(c) if c in RULED_COLUMNS else F.col(f"_rest.{c}").alias(c)
                          for c in rows.columns],
                        "session_start", session_id.alias("session_id"))
 
@@ -271,8 +274,7 @@ def sessions_and_events(events: DataFrame, gap_minutes: int,
     def assigned_of(frame: DataFrame) -> DataFrame:
         rows = dedupe_events(event_rows(frame))
         if columns is not None:
-            wanted = {*columns, "visitor_id", "ts", "event_id", "user_id",
-                      "utm_source", "utm_medium", "utm_campaign"}
+            wanted = {*columns, *RULED_COLUMNS, "user_id"}  # the erasure list matches user_id
             rows = rows.select(*[c for c in rows.columns if c in wanted])
         return assign_sessions(rows, gap_minutes)
 

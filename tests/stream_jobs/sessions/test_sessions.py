@@ -163,7 +163,7 @@ def test_sessions_from_the_pruned_rows_equal_those_from_every_column(spark):
     pruned = sessionize(frame, 30)
     assertDataFrameEqual(pruned, full)
     assert pruned.count() == assigned.select("session_id").distinct().count() > 1
-    assert (assigned.join(pruned, "session_id", "left_anti").count() == 0)
+    assert assigned.join(pruned, "session_id", "left_anti").count() == 0
     narrow, _ = sessions_and_events(frame, 30, columns=SESSION_INPUTS)
     assert "url" in assigned.columns and "url" not in narrow.columns
 
