@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stream_jobs.local_filesystem import ensure_jar, hadoop_conf
 from tracker.settings import Settings
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ def spark_conf(
     under_spark_submit: bool = False,
     ui: bool = False,
     short_job: bool = False,
+    local_fs_jar: Path | None = None,
     extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The Spark configuration for ``settings`` as plain strings (pure, so it is testable).
@@ -50,7 +52,9 @@ def spark_conf(
     (the lake's partitions) must not depend on the machine a job runs on. Partition overwrite is
     dynamic so a job replaces exactly the partitions it writes. The driver JVM gets
     :data:`SHORT_JOB_JAVA_OPTIONS` for a ``short_job``, else :data:`BATCH_JAVA_OPTIONS` (only when
-    we start it, not under spark-submit).
+    we start it, not under spark-submit). ``local_fs_jar`` (:mod:`stream_jobs.local_filesystem`)
+    replaces Hadoop's ``file:`` file system on a local master that we start; a class path the
+    caller adds in ``extra`` keeps it.
     """
     spark = settings.spark
     driver_java = "-Duser.timezone=UTC"
@@ -74,7 +78,13 @@ def spark_conf(
     jars = kafka_jars(settings.jars_dir)
     if jars:
         conf["spark.jars"] = ",".join(str(j) for j in jars)
-    conf.update(extra or {})
+    if local_fs_jar is not None and not under_spark_submit and spark.master.startswith("local"):
+        conf.update(hadoop_conf(local_fs_jar))
+    extra = dict(extra or {})
+    if "spark.driver.extraClassPath" in conf and "spark.driver.extraClassPath" in extra:
+        extra["spark.driver.extraClassPath"] = os.pathsep.join(
+            [conf["spark.driver.extraClassPath"], extra["spark.driver.extraClassPath"]])
+    conf.update(extra)
     return conf
 
 
@@ -96,11 +106,17 @@ def build_spark(
         # PySpark reads only the environment for it. An operator's choice is kept.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
+    local_fs_jar = None
+    if (settings.spark.local_fs and not under_spark_submit
+            and settings.spark.master.startswith("local")):
+        local_fs_jar = ensure_jar(settings.jars_dir)
     conf = spark_conf(
-        settings, under_spark_submit=under_spark_submit, ui=ui, short_job=short_job, extra=extra
+        settings, under_spark_submit=under_spark_submit, ui=ui, short_job=short_job,
+        local_fs_jar=local_fs_jar, extra=extra,
     )
     if settings.spark.class_archive and not under_spark_submit:
-        archive = _class_archive(settings, conf["spark.driver.extraJavaOptions"])
+        archive = _class_archive(settings, conf["spark.driver.extraJavaOptions"],
+                                 conf.get("spark.driver.extraClassPath", ""))
         if archive:
             conf["spark.driver.extraJavaOptions"] += " " + archive
     for key, value in conf.items():
@@ -110,10 +126,11 @@ def build_spark(
     return session
 
 
-def _class_archive(settings: Settings, java_options: str) -> str | None:
+def _class_archive(settings: Settings, java_options: str, class_path: str = "") -> str | None:
     """Driver options that map (or, the first time, write) the class archive of this
     installation (:mod:`stream_jobs.class_archive`); None when there is no java to key it on or
-    no place to keep it."""
+    no place to keep it. The driver's extra ``class_path`` is part of the key: an archive only
+    maps into a JVM with the class path it was written with."""
     import shutil
     import subprocess
     import time
@@ -132,6 +149,7 @@ def _class_archive(settings: Settings, java_options: str) -> str | None:
             return None
         directory.mkdir(parents=True, exist_ok=True)
         jars = [f"{j.name}:{j.stat().st_size}" for j in kafka_jars(settings.jars_dir)]
+        jars.append(f"class-path:{class_path}")
         key = archive_key(pyspark.__version__, f"{java_file}:{java_file.stat().st_mtime_ns}",
                           java_options, jars)
 

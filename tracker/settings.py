@@ -112,6 +112,10 @@ class SparkSettings:
         "class-data-sharing archive under the jars dir (written by the first one): seconds "
         "off every start."
     )
+    local_fs: bool = _env(
+        "SPARK_LOCAL_FS", True, doc="Local-master jobs write files through our Hadoop file "
+        "system (compiled with javac under the jars dir), not one that forks chmod per file."
+    )
 
 
 @dataclass(frozen=True)
