@@ -3,8 +3,9 @@
 Spark writes local files through Hadoop's ``RawLocalFileSystem``. Without Hadoop's native
 library, which no Maven or PyPI artifact ships, it forks ``chmod`` for every file and directory it
 creates. A Parquet file in a new partition costs four forks (the file, its ``.crc``, two
-directories), ~15 ms each from a large JVM on 2 cores. Writing a 400-day log spent 24 of its
-47 task-seconds forking. Our subclass sets the same permissions through ``java.nio``.
+directories), several milliseconds each from a large JVM on 2 cores: 300 partitions took 11.7 s
+to write instead of 2.8 s, and the write step of a 400-day, 1M-line log ~10 s more. Our
+subclass sets the same permissions through ``java.nio``.
 
 It is compiled here, once per source and Hadoop version, with the JDK's ``javac``. It is used
 only where we start the JVM on this machine (a ``local`` master): a cluster's executors would

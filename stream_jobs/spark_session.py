@@ -78,7 +78,7 @@ def spark_conf(
     jars = kafka_jars(settings.jars_dir)
     if jars:
         conf["spark.jars"] = ",".join(str(j) for j in jars)
-    if local_fs_jar is not None and not under_spark_submit and spark.master.startswith("local"):
+    if local_fs_jar is not None and _starts_local_jvm(settings, under_spark_submit):
         conf.update(hadoop_conf(local_fs_jar))
     extra = dict(extra or {})
     if "spark.driver.extraClassPath" in conf and "spark.driver.extraClassPath" in extra:
@@ -107,9 +107,8 @@ def build_spark(
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     local_fs_jar = None
-    if (settings.spark.local_fs and not under_spark_submit
-            and settings.spark.master.startswith("local")):
-        local_fs_jar = ensure_jar(settings.jars_dir)
+    if settings.spark.local_fs and _starts_local_jvm(settings, under_spark_submit):
+        local_fs_jar = ensure_jar(settings.jars_dir)  # only compiled where it will be used
     conf = spark_conf(
         settings, under_spark_submit=under_spark_submit, ui=ui, short_job=short_job,
         local_fs_jar=local_fs_jar, extra=extra,
@@ -124,6 +123,12 @@ def build_spark(
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
+
+
+def _starts_local_jvm(settings: Settings, under_spark_submit: bool) -> bool:
+    """Whether we start the one JVM that is driver and executors alike (the only place our
+    ``file:`` file system's jar is on the class path)."""
+    return not under_spark_submit and settings.spark.master.startswith("local")
 
 
 def _class_archive(settings: Settings, java_options: str, class_path: str = "") -> str | None:
