@@ -419,10 +419,19 @@ class Engine:
         return closed
 
     def restore_open(self, sessions: dict[str, float], partition: Any = None) -> None:
-        """Track open sessions a store reports (after a restart or a partition assignment)."""
+        """Track open sessions a store reports (after a restart or a partition assignment).
+
+        The partition's clock starts at its newest restored session: until its first event
+        is read again, its sessions would otherwise be judged by the worker's other
+        partitions, which may be far ahead (a partition taken over from a dead worker is
+        replayed from that worker's last checkpoint), and close before their next events."""
         for profile_id, last in sessions.items():
             self.partition_of.setdefault(profile_id, partition)
             self._track_open(profile_id, last)
+        if sessions and partition is not None:
+            newest = max(sessions.values())
+            if newest > self.partition_time.get(partition, float("-inf")):
+                self.partition_time[partition] = newest
 
     # --- profiles -----------------------------------------------------------------------------
 

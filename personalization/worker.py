@@ -366,6 +366,7 @@ class Worker:
         self.engine.release(sources)
         for source in sources:
             self.offsets.pop(source, None)
+            self._partition_seen.pop(source, None)  # a later owner's clock starts afresh
         log.info("revoked %s", sorted(sources))
 
     def tick(self, *, idle: bool = False) -> None:

@@ -258,6 +258,21 @@ def test_each_partition_closes_its_sessions_by_its_own_clock() -> None:
     assert "fast" not in e.open
 
 
+def test_a_partition_taken_over_is_judged_by_its_restored_sessions_not_by_the_others() -> None:
+    e, labels = engine()
+    for minute in (0, 25, 50, 75, 90):  # the worker's own partition is at minute 90
+        e.process(observe(view("fast", minute, "SH-1")), "events:1")
+    # events:0 was a dead worker's: its checkpoint holds a session last active at minute 10,
+    # and the events after it (which may extend it) are yet to be replayed
+    e.restore_open({"slow": epoch(10), "slower": epoch(5)}, "events:0")
+    assert e.partition_time["events:0"] == epoch(10)
+    e.advance(epoch(90), clocks=dict(e.partition_time))
+    assert {"slow", "slower", "fast"} <= set(e.open) and labels.seen == []
+    # its own clock, once it passes the gap, closes them as usual
+    e.advance(epoch(90), clocks={"events:0": epoch(41), "events:1": epoch(90)})
+    assert "slow" not in e.open and "slower" not in e.open and "fast" in e.open
+
+
 def _many_sessions(e: Engine, visitors: int) -> None:
     """``visitors`` short sessions, every third ending in a purchase, all idle by minute 40."""
     skus = sorted(PRODUCTS)
