@@ -17,6 +17,7 @@ from simulation import catalogue
 from simulation.config import SimConfig
 from simulation.simulator import simulate
 from tests.fixtures.kafka import topic_events
+from tracker.contract import parse_timestamp
 from tracker.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
@@ -66,11 +67,12 @@ def test_browser_and_simulator_send_the_same_events(fresh_browser, shop) -> None
         return sum(e["event_type"] in (*BROWSED, "purchase") for e in events) >= 8
 
     everything = topic_events(collector.bootstrap, collector.topic, complete)
-    # derived_ts has millisecond resolution: a page's page_view and the event the shop queued
-    # for it (add_to_cart after the redirect) often share one, and the topic's order of two
-    # requests is the order they arrived in; on one page the snippet sends page_view first
+    # in the order they happened: by client_ts (one machine's clock here, the browser's and the
+    # shop's). derived_ts adds each request's latency, so two requests from one page (the page
+    # view goes at once, the add_to_cart the shop queued for it next) can swap by a millisecond;
+    # within one millisecond the snippet stamps page_view first
     real = sorted((e for e in everything if e["event_type"] != "page_ping"),
-                  key=lambda e: (e["enrichment"]["derived_ts"], e["event_type"] != "page_view"))
+                  key=lambda e: (parse_timestamp(e["client_ts"]), e["event_type"] != "page_view"))
     assert [(e["event_type"], e["url"].removeprefix(server.url)) for e in real] == [
         ("page_view", "/p/RS-1001"), ("product_view", "/p/RS-1001"),
         ("page_view", "/cart"), ("add_to_cart", "/cart"),
