@@ -85,7 +85,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         warming = threading.Thread(target=warm_up, name="enrichment-warm-up", daemon=True)
         warming.start()
     spark = build_spark(settings, "clickloop-logs", short_job=short,
-                        extra={"spark.ui.showConsoleProgress": "false"})
+                        extra={"spark.ui.showConsoleProgress": "false",
+                               # running tasks report their rows with each heartbeat (10 s
+                               # by default): as often as progress is printed
+                               "spark.executor.heartbeatInterval":
+                                   f"{min(max(round(args.progress_interval), 1), 10)}s"})
     print(f"Spark started in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
     if warming is not None:
         warming.join()

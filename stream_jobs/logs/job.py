@@ -239,10 +239,13 @@ def run(spark: SparkSession, settings: Settings, files: Sequence[LogFile], *,
             progress.step("reading", files)
         counts, reasons, stats = count_lines(slim, files)
         timings = {"read_parse_count_s": time.perf_counter() - started}
-        if progress:
-            progress.step("writing", files, sum(sum(c.values()) for c in counts.values()))
+        read = sum(sum(c.values()) for c in counts.values())
+        if progress:  # its own step: a scan of every line, quick, that writing must not count
+            progress.step("enriching", files, read)
         tables = lookups(spark, slim.where(F.col("category") == PAGE), collector.geoip_db,
                          collector.ipv4_prefix, collector.ipv6_prefix, lookup_limit)
+        if progress:
+            progress.step("writing", files, read)
         lines = numbered(spark, slim, files, stats)
         enriched = enrich_pages(lines.where(F.col("category") == PAGE), tables)
         bots = Observation("log_bots")

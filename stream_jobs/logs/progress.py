@@ -1,10 +1,15 @@
 """Progress of a long parse on the terminal: lines read, rate and time left.
 
-Spark does not say how many lines it has read until a pass ends, so while the reading pass
-runs the lines are estimated from the share of its tasks done and the input size (bytes over
-the average line length of the detection sample); once the pass ends the count is exact. A
-thread polls Spark's status tracker every ``interval`` seconds and prints one line to
-``out`` (stderr by default, so the summary on stdout stays clean).
+Spark's task counts move only when a task ends, and a big file is read in a few large tasks (a
+226 MB log in 2), so a share of tasks jumps 0 -> 50 -> 100 %. The SQL metrics of a running
+query move sooner: executors report their tasks' accumulators with every heartbeat, so the rows
+a scan has produced so far (``Scan text`` while reading the files, ``InMemoryTableScan`` while a
+later step reads the cached lines) are known within a heartbeat. A step's lines are the most
+rows any of its queries has scanned; the total is the input size over the average line length
+of the detection sample while reading, the exact count after. When those metrics cannot be read
+(Spark's SQL status store is reached through py4j and is not a public API), the share of tasks
+done is shown instead. A thread polls every ``interval`` seconds and prints one line to ``out``
+(stderr by default, so the summary on stdout stays clean).
 """
 
 from __future__ import annotations
@@ -16,15 +21,17 @@ from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 
-def progress_line(step: str, fraction: float, elapsed: float, lines_total: int | None) -> str:
-    """One progress line: ``fraction`` (0..1) of ``step`` done after ``elapsed`` seconds."""
+def progress_line(step: str, fraction: float, elapsed: float, lines_total: int | None,
+                  lines_done: int | None = None) -> str:
+    """One progress line: ``fraction`` (0..1) of ``step`` done after ``elapsed`` seconds;
+    ``lines_done``: the lines counted so far (else estimated from ``fraction``)."""
     parts = [f"{step}: {fraction:4.0%}"]
     if lines_total:
-        done = int(lines_total * fraction)
-        parts.append(f"~{done:,} of ~{lines_total:,} lines")
+        done = int(lines_total * fraction) if lines_done is None else lines_done
+        parts.append(f"{'~' if lines_done is None else ''}{done:,} of ~{lines_total:,} lines")
         if elapsed > 0 and done:
             parts.append(f"{done / elapsed:,.0f} lines/s")
-    if 0 < fraction < 1:
+    if 0.01 <= fraction < 1:  # from the first few rows a rate says nothing yet
         parts.append(f"ETA {elapsed / fraction * (1 - fraction):,.0f} s")
     return ", ".join(parts)
 
@@ -40,6 +47,62 @@ def estimated_lines(files: Sequence[Any]) -> int | None:
     return round(total)
 
 
+SCANS = ("Scan text", "InMemoryTableScan")  # plan nodes whose output rows are lines read
+
+
+def _number(text: str) -> int:
+    """A SQL metric's value as Spark's status store shows it (``"1,234"``)."""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return int(digits) if digits else 0
+
+
+class ScannedRows:
+    """Rows the scans of each SQL query have produced, live (see the module doc)."""
+
+    def __init__(self, spark: Any) -> None:
+        self._store = spark._jsparkSession.sharedState().statusStore()
+
+    def executions(self) -> set[int]:
+        """The ids of every SQL query this session has run or is running."""
+        ids = set()
+        queries = self._store.executionsList().iterator()
+        while queries.hasNext():
+            ids.add(queries.next().executionId())
+        return ids
+
+    def rows(self, execution_id: int) -> int:
+        """The lines one query has read so far: its text scans' rows added up (one per file),
+        or the most rows one scan of a cached table produced (batches Spark skips by their
+        statistics are not read, so not counted)."""
+        values = self._store.executionMetrics(execution_id)
+        text = cached = 0
+        nodes = self._store.planGraph(execution_id).allNodes().iterator()
+        while nodes.hasNext():
+            node = nodes.next()
+            name = node.name().strip()
+            if not name.startswith(SCANS):
+                continue
+            metrics = node.metrics().iterator()
+            while metrics.hasNext():
+                metric = metrics.next()
+                if metric.name() == "number of output rows":
+                    value = values.get(metric.accumulatorId())
+                    n = _number(value.get()) if value.isDefined() else 0
+                    if name.startswith("Scan text"):
+                        text += n
+                    else:
+                        cached = max(cached, n)
+        return max(text, cached)
+
+
+def scanned_rows(spark: Any) -> ScannedRows | None:
+    """The live row counter, or None where Spark's SQL status store cannot be reached."""
+    try:
+        return ScannedRows(spark)
+    except Exception:  # a fake or remote session, or another Spark's internals: task shares
+        return None
+
+
 class Progress:
     """Prints progress of the steps of a parse while Spark works (see module doc)."""
 
@@ -52,6 +115,9 @@ class Progress:
         self._step = ""
         self._lines: int | None = None
         self._ended: set[int] = set()
+        self._scanned = scanned_rows(spark)
+        self._before: set[int] = set()  # the SQL queries of earlier steps
+        self._best = 0  # the most lines a query of this step has read: never goes back
         self._since = clock()
         self._begun = clock()
         self._stop = threading.Event()
@@ -80,6 +146,29 @@ class Progress:
             # the status tracker learns that a job ended a little after its action returned:
             # the jobs it still calls active now belong to the step that just ended
             self._ended = set(self._tracker.getActiveJobsIds())
+            self._best = 0
+            if self._scanned is not None:
+                try:
+                    self._before = self._scanned.executions()
+                except Exception as exc:
+                    self._lost_scans(exc)
+
+    def lines_done(self) -> int | None:
+        """The most lines one SQL query of this step has scanned so far (None: unknown)."""
+        if self._scanned is None:
+            return None
+        try:
+            for execution_id in self._scanned.executions() - self._before:
+                self._best = max(self._best, self._scanned.rows(execution_id))
+        except Exception as exc:
+            self._lost_scans(exc)
+            return None
+        return self._best or None
+
+    def _lost_scans(self, exc: Exception) -> None:
+        """The SQL status store failed: task shares from now on."""
+        self._scanned = None
+        self._print(f"(progress by tasks from now on: {type(exc).__name__})")
 
     def fraction(self) -> float | None:
         """Share of the tasks of the running Spark jobs that are done (None: nothing runs)."""
@@ -96,10 +185,17 @@ class Progress:
     def _poll(self) -> None:
         while not self._stop.wait(self._interval):
             with self._lock:
-                fraction = self.fraction()
-                if fraction is not None and self._step:
+                if not self._step:
+                    continue
+                done = self.lines_done() if self._lines else None
+                if done is not None and self._lines:
+                    # the total is an estimate while reading: a step is not over until it ends
+                    fraction = min(done / self._lines, 0.99)
+                else:
+                    fraction = self.fraction()
+                if fraction is not None:
                     self._print(progress_line(self._step, fraction,
-                                              self._clock() - self._since, self._lines))
+                                              self._clock() - self._since, self._lines, done))
 
     def _print(self, text: str) -> None:
         print(text, file=self._out, flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -30,6 +31,12 @@ def test_progress_line_estimates_lines_rate_and_time_left():
     # compressed input: no line estimate, still the share and the time left
     assert progress_line("writing", 0.5, 4.0, None) == "writing:  50%, ETA 4 s"
     assert progress_line("writing", 1.0, 4.0, None) == "writing: 100%"
+    # lines counted by Spark's scans: shown as counted, not estimated
+    assert progress_line("reading", 0.4, 10.0, 1000, 400) == \
+        "reading:  40%, 400 of ~1,000 lines, 40 lines/s, ETA 15 s"
+    # the first rows of a pass: no time left guessed from them
+    assert progress_line("reading", 0.0001, 1.0, 1_000_000, 100) == \
+        "reading:   0%, 100 of ~1,000,000 lines, 100 lines/s"
 
 
 def test_estimated_lines_from_sizes_and_sample_line_length():
@@ -72,6 +79,39 @@ def test_a_step_does_not_report_the_last_steps_jobs():
     assert progress.fraction() is None  # job 1 ended with the reading step
     tracker.active = [1, 2]
     assert progress.fraction() == 1 / 4  # only the writing step's own job
+    assert progress.lines_done() is None  # no SQL status store here: task shares only
+
+
+def _when(condition, timeout: float = 60.0):
+    """``condition()`` once it holds: Spark's listener bus records a query's end a little
+    after the action returns."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+@pytest.mark.spark
+def test_a_step_counts_the_lines_its_queries_scanned(spark, tmp_path):
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    first.write_text("".join(f"line {i}\n" for i in range(30)))
+    second.write_text("".join(f"other {i}\n" for i in range(20)))
+    progress = Progress(spark, out=io.StringIO())  # not started: no printing thread
+    progress.step("reading", [])
+    lines = spark.read.text(str(first)).unionByName(spark.read.text(str(second))).persist()
+    try:
+        assert lines.count() == 50
+        # both files' scans add up
+        assert _when(lambda: progress.lines_done() == 50), progress.lines_done()
+        progress.step("writing", [], 50)
+        assert progress.lines_done() is None  # the reading step's query is not counted again
+        lines.where(F.length("value") > 7).write.parquet(str(tmp_path / "out"))
+        # a scan of the cached lines counts every line it read, the filtered-out ones too
+        assert _when(lambda: progress.lines_done() == 50), progress.lines_done()
+    finally:
+        lines.unpersist()
 
 
 @pytest.mark.spark
