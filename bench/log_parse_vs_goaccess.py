@@ -81,6 +81,7 @@ def _spark_child(work: Path, memory: str) -> None:
 
 def run_clickloop(log: Path, work: Path, memory: str) -> dict:
     _spark_child(work, memory)
+    from stream_jobs.logs.enrich_requests import start_warm_up
     from stream_jobs.logs.input_files import Site, prepare_files
     from stream_jobs.logs.job import run
     from stream_jobs.spark_session import build_spark
@@ -89,8 +90,10 @@ def run_clickloop(log: Path, work: Path, memory: str) -> dict:
     shutil.rmtree(work / "lake", ignore_errors=True)
     settings = Settings.from_env()
     t0 = time.perf_counter()
+    warming = start_warm_up()  # as `clickloop logs parse` does, while the JVM starts
     spark = build_spark(settings, "bench-parse-logs",  # no progress bar in the output
                         extra={"spark.ui.showConsoleProgress": "false"})
+    warming.join()
     started = time.perf_counter()
     files = prepare_files([log], "combined")
     summary = run(spark, settings, files, site=Site("http", "semicomplete.com"))

@@ -63,9 +63,9 @@ def input_bytes(files: Sequence[Any]) -> int:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    import threading
     import time
 
+    from stream_jobs.logs.enrich_requests import start_warm_up
     from stream_jobs.logs.job import LogInputError, prepare_from, rules_from
     from stream_jobs.logs.job import run as parse
     from stream_jobs.logs.progress import Progress
@@ -78,12 +78,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     started = time.perf_counter()
     short = input_bytes(files) <= SHORT_JOB_BYTES
-    warming = None
-    if short:  # a small input's enrichment runs on the driver: prepare it while the JVM starts
-        from stream_jobs.logs.enrich_requests import warm_up
-
-        warming = threading.Thread(target=warm_up, name="enrichment-warm-up", daemon=True)
-        warming.start()
+    # the driver enriches the distinct values of most inputs, large ones included (up to
+    # DRIVER_LOOKUP_LIMIT of them): prepare it on the core the JVM's start leaves idle
+    warming = start_warm_up()
     spark = build_spark(settings, "clickloop-logs", short_job=short,
                         extra={"spark.ui.showConsoleProgress": "false",
                                # running tasks report their rows with each heartbeat (10 s
@@ -91,8 +88,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                                "spark.executor.heartbeatInterval":
                                    f"{min(max(round(args.progress_interval), 1), 10)}s"})
     print(f"Spark started in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
-    if warming is not None:
-        warming.join()
+    warming.join()
     with Progress(spark, interval=args.progress_interval) as progress:
         summary = parse(spark, settings, files, rules=rules_from(args), site=args.site,
                         progress=progress)

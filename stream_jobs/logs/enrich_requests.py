@@ -18,6 +18,7 @@ rows. A log line and a live event from the same browser get the same ``enrichmen
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -173,6 +174,14 @@ def warm_up() -> None:
     from enrichment.user_agent import warm_up as compile_rules
 
     compile_rules()
+
+
+def start_warm_up() -> threading.Thread:
+    """:func:`warm_up` in a daemon thread, started: call it before ``build_spark`` and join the
+    thread once Spark is up (the JVM's start leaves a core idle for it)."""
+    thread = threading.Thread(target=warm_up, name="enrichment-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass(frozen=True)

@@ -264,7 +264,7 @@ def classify(parsed: DataFrame, rules: LogRules, now: datetime, format_name: str
     request_parts = F.split(F.col("request"), " ", 3)
     steps = parsed.select(
         "*",
-        F.col("request").rlike(r"^[A-Z]{1,16} \S+( HTTP/\d(\.\d)?)?$").alias("_has_request"),
+        F.col("request").rlike(r"^[A-Z]{1,16} \S++( HTTP/\d(\.\d)?)?$").alias("_has_request"),
         # F.get: null, not an error, for a request without a space (ANSI mode)
         F.get(request_parts, 0).alias("_method"), F.get(request_parts, 1).alias("_uri"),
         F.col("line").rlike(binary).alias("_control"),

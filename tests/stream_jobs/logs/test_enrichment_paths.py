@@ -9,6 +9,7 @@ path that drifts from the collector (or from the other path) fails here.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -17,7 +18,12 @@ from enrichment import anonymise_ip, referrer_class, user_agent_block
 from stream_jobs.lake import LakePaths
 from stream_jobs.logs.input_files import Site, prepare_files
 from stream_jobs.logs.job import run
-from stream_jobs.spark_session import BATCH_JAVA_OPTIONS, SHORT_JOB_JAVA_OPTIONS, spark_conf
+from stream_jobs.spark_session import (
+    BATCH_JAVA_OPTIONS,
+    EXECUTOR_JAVA_OPTIONS,
+    SHORT_JOB_JAVA_OPTIONS,
+    spark_conf,
+)
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
@@ -87,6 +93,34 @@ def test_the_driver_jvm_is_started_for_a_short_job_or_a_batch_job(spark_settings
     assert options.split() == ["-Duser.timezone=UTC", *SHORT_JOB_JAVA_OPTIONS.split()]
     options = spark_conf(spark_settings)["spark.driver.extraJavaOptions"]
     assert options.split() == ["-Duser.timezone=UTC", *BATCH_JAVA_OPTIONS.split()]
+    # generated code past HotSpot's 8,000-byte method limit is compiled, not interpreted
+    assert "-XX:-DontCompileHugeMethods" in options.split()
+    assert "-XX:-DontCompileHugeMethods" in spark_conf(spark_settings, under_spark_submit=True)[
+        "spark.executor.extraJavaOptions"].split()
+    assert EXECUTOR_JAVA_OPTIONS.split()[0] == "-Duser.timezone=UTC"
     # under spark-submit the driver JVM already runs: nothing to change
     assert spark_conf(spark_settings, under_spark_submit=True, short_job=True)[
         "spark.driver.extraJavaOptions"] == "-Duser.timezone=UTC"
+
+
+def test_the_jvm_running_the_tasks_compiles_generated_methods_past_the_jit_limit(spark):
+    # the tests' session is started as a batch job's: the option reached the JVM running tasks
+    jvm = spark.sparkContext._jvm
+    mx_class = jvm.java.lang.Class.forName("com.sun.management.HotSpotDiagnosticMXBean")
+    bean = jvm.java.lang.management.ManagementFactory.getPlatformMXBean(mx_class)
+    assert bean.getVMOption("DontCompileHugeMethods").getValue() == "false"
+
+
+def test_the_enrichment_warm_up_compiles_the_rules_in_a_thread_of_its_own():
+    # the CLI and the bench start it before Spark's JVM and join it once Spark is up
+    from enrichment import user_agent
+    from stream_jobs.logs.enrich_requests import start_warm_up
+
+    user_agent._extractors.cache_clear()
+    user_agent._fast_parser.cache_clear()
+    thread = start_warm_up()
+    assert thread.daemon and thread is not threading.current_thread()
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    assert user_agent._fast_parser.cache_info().currsize == 1
+    assert user_agent._extractors.cache_info().currsize == 1
