@@ -19,6 +19,7 @@ Every line ends in exactly one category, checked in this order:
 
 from __future__ import annotations
 
+import string
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -189,11 +190,13 @@ def parse_text_lines(lines: DataFrame, fmt: TextFormat) -> DataFrame:
     names = list(dict.fromkeys(g for g in fmt.groups if g))
     slots = ["".join(f"${i + 1}" for i, g in enumerate(fmt.groups) if g == name)
              for name in names]
-    rewritten = F.regexp_replace(F.col("line"), fmt.pattern, mark + sep.join(slots))
-    parts = F.split(F.substring(rewritten, 2, 1 << 30), sep)
-    matched = F.startswith(rewritten, F.lit(mark)) & ~F.startswith(F.col("line"), F.lit(mark))
+    # the marker is a part of its own (parts[0]): no copy of the line to cut it off
+    rewritten = F.regexp_replace(F.col("line"), fmt.pattern, mark + sep + sep.join(slots))
+    parts = F.split(rewritten, sep)
+    matched = (F.startswith(rewritten, F.lit(mark + sep))
+               & ~F.startswith(F.col("line"), F.lit(mark)))
     out = lines.withColumn("_parts", F.when(matched, parts)).withColumn("matched", matched)
-    fields = {name: F.col("_parts")[i] for i, name in enumerate(names)}
+    fields = {name: F.col("_parts")[i + 1] for i, name in enumerate(names)}
     if fmt.quoting == "w3c":  # a quoted W3C value writes its quotes twice
         fields = {n: F.when(c.contains('""'), F.replace(c, F.lit('""'), F.lit('"'))
                             ).otherwise(c) for n, c in fields.items()}
@@ -251,6 +254,15 @@ def _path_of(uri: Column) -> Column:
     return F.regexp_extract(uri, r"^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)", 1)
 
 
+def lower_case(text: Column) -> Column:
+    """``lower(text)``; ASCII text (every character one byte) by ``translate``. Spark 4's
+    ``lower`` maps case with ICU, whose tables take a JVM ~1 s of CPU to set up on first use;
+    the extensions of real paths are ASCII, and ASCII lower-cases the same either way."""
+    ascii_only = F.octet_length(text) == F.length(text)
+    return F.when(ascii_only, F.translate(text, string.ascii_uppercase, string.ascii_lowercase)
+                  ).otherwise(F.lower(text))
+
+
 def classify(parsed: DataFrame, rules: LogRules, now: datetime, format_name: str) -> DataFrame:
     """Add ``category`` (reject/static/filtered/page) and ``reason``, plus request parts.
 
@@ -271,7 +283,7 @@ def classify(parsed: DataFrame, rules: LogRules, now: datetime, format_name: str
     )
     last_segment = F.substring_index(_path_of(F.col("_uri")), "/", -1)
     steps = steps.withColumn("_extension", F.when(
-        F.instr(last_segment, ".") > 0, F.lower(F.substring_index(last_segment, ".", -1))))
+        F.instr(last_segment, ".") > 0, lower_case(F.substring_index(last_segment, ".", -1))))
     has_request, method, extension = F.col("_has_request"), F.col("_method"), F.col("_extension")
     status = F.col("status_text").try_cast("int")
     too_long = F.octet_length(value) > rules.max_line_bytes

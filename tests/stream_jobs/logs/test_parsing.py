@@ -25,7 +25,7 @@ from stream_jobs.lake import LakePaths
 from stream_jobs.logs.formats import UnknownFormat, detect_format
 from stream_jobs.logs.input_files import LogInputError, Site, ingest_name, prepare_files
 from stream_jobs.logs.job import run
-from stream_jobs.logs.parsing import LOG_NAMESPACE, LogRules, uuid5_column
+from stream_jobs.logs.parsing import LOG_NAMESPACE, LogRules, lower_case, uuid5_column
 
 pytestmark = pytest.mark.spark
 
@@ -304,6 +304,17 @@ def test_uuid5_column_matches_python(spark):
     got = spark.createDataFrame([(n,) for n in names], "name string").select(
         "name", uuid5_column(LOG_NAMESPACE, F.col("name")).alias("id")).collect()
     assert {r.name: r.id for r in got} == {n: str(uuid.uuid5(LOG_NAMESPACE, n)) for n in names}
+
+
+def test_extensions_lower_case_as_sparks_lower_does(spark):
+    # ASCII goes through translate, anything else through lower: the result is lower's
+    texts = ["HTML", "Php", "jspX", "tar.GZ", "", "ÄSPX", "\u212aB", "\u0130NC", "ΣΑΛ", "x-Y_1"]
+    got = spark.createDataFrame([(t,) for t in texts] + [(None,)], "t string").select(
+        "t", lower_case(F.col("t")).alias("ours"), F.lower("t").alias("spark")).collect()
+    assert len(got) == len(texts) + 1
+    for row in got:
+        assert row.ours == row.spark, row.t
+    assert {r.t: r.ours for r in got}["HTML"] == "html"
 
 
 def test_unusable_inputs_are_precise_errors(tmp_path):
