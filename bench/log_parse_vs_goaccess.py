@@ -13,9 +13,11 @@ and one truncated line per copy. Then, on the same file:
 
 Each runs in a child process whose whole process tree's resident memory is sampled every
 0.2 s. Spark's JVM start-up is measured separately and left out of lines/s. Prints lines/s, wall
-time and peak memory of each, the ratio, where Clickloop's time went (its passes), the Spark
-floor (the lines read and split into fields, nothing else: what Spark itself costs here), and
-the end-to-end time of ``clickloop logs parse`` on a 10,000-line file, start-up included.
+time, CPU time and peak memory of each, the ratio, the ratio of CPU time (the work each tool
+did, which a shared machine's noise moves much less than wall time; Clickloop's counts its JVM,
+JIT and GC threads included, and its driver), where Clickloop's time went (its passes), the
+Spark floor (the lines read and split into fields, nothing else: what Spark itself costs here),
+and the end-to-end time of ``clickloop logs parse`` on a 10,000-line file, start-up included.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -69,6 +72,12 @@ def build_log(path: Path, lines: int) -> Path:
     return path
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process (all its threads) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _spark_child(work: Path, memory: str) -> None:
     """This child process's settings (read once by ``Settings.from_env``) and import path."""
     os.environ.update({
@@ -94,12 +103,16 @@ def run_clickloop(log: Path, work: Path, memory: str) -> dict:
     spark = build_spark(settings, "bench-parse-logs",  # no progress bar in the output
                         extra={"spark.ui.showConsoleProgress": "false"})
     warming.join()
+    jvm = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
+    cpu_before = process_cpu_s(jvm) + time.process_time()
     started = time.perf_counter()
     files = prepare_files([log], "combined")
     summary = run(spark, settings, files, site=Site("http", "semicomplete.com"))
     done = time.perf_counter()
+    cpu_s = process_cpu_s(jvm) + time.process_time() - cpu_before
     spark.stop()
     return {"seconds": done - started, "startup_s": started - t0, "lines": summary["lines"],
+            "cpu_s": cpu_s,
             "detail": {k: summary[k] for k in ("page_views", "static", "filtered", "bots",
                                                "rejects", "events_written", "timings")}}
 
@@ -162,13 +175,16 @@ def ensure_goaccess() -> bool:
 
 def run_goaccess(log: Path, work: Path) -> dict:
     report = work / "goaccess.json"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(["goaccess", str(log), "--log-format=COMBINED", "--no-global-config",
                     "-o", str(report)], check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     done = time.perf_counter()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     general = json.loads(report.read_text())["general"]
     return {"seconds": done - started, "startup_s": 0.0, "lines": general["total_requests"],
+            "cpu_s": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
             "detail": {"valid_requests": general["valid_requests"],
                        "failed_requests": general["failed_requests"]}}
 
@@ -216,15 +232,20 @@ def main() -> int:
         result["peak_rss"] = peak
         results[tool] = result
         print(f"{tool}: {result['detail']}", flush=True)
-    print(f"\n{'tool':<10} {'lines':>10} {'seconds':>9} {'lines/s':>10} {'peak RSS':>10}")
+    print(f"\n{'tool':<10} {'lines':>10} {'seconds':>9} {'lines/s':>10} {'CPU s':>7} "
+          f"{'peak RSS':>10}")
     for tool, r in results.items():
         print(f"{tool:<10} {r['lines']:>10,} {r['seconds']:>9.1f} "
-              f"{r['lines'] / r['seconds']:>10,.0f} {r['peak_rss'] / 2**20:>8,.0f} MB")
+              f"{r['lines'] / r['seconds']:>10,.0f} {r['cpu_s']:>7.1f} "
+              f"{r['peak_rss'] / 2**20:>8,.0f} MB")
     print(f"(Spark startup, not counted: {results['clickloop']['startup_s']:.1f} s)")
     ratio = ((results["clickloop"]["lines"] / results["clickloop"]["seconds"])
              / (results["goaccess"]["lines"] / results["goaccess"]["seconds"]))
     print(f"ratio Clickloop/GoAccess lines/s: {ratio:.2f} "
           f"(machine load average at the end: {os.getloadavg()[0]:.1f})")
+    print(f"CPU time GoAccess/Clickloop: "
+          f"{results['goaccess']['cpu_s'] / results['clickloop']['cpu_s']:.2f} "
+          f"(Clickloop: JVM and driver, start-up excluded)")
     print(f"where Clickloop's time went: {results['clickloop']['detail']['timings']}")
     if args.floor:
         floor, _peak = measured(["--work", str(args.work), "--spark-memory", args.spark_memory,

@@ -14,6 +14,7 @@ what the previous run wrote. The last line printed is a JSON summary with the co
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from collections.abc import Sequence
@@ -170,18 +171,18 @@ def write_log_events(spark: SparkSession, settings: Settings, events: DataFrame,
     entries = list(SuppressionList(settings.state_dir))
     if entries:  # people who asked to be forgotten (clickloop forget) are not written
         events = drop_listed(events, suppression_frame(spark, entries))
+    # (ingest, day) pairs collected as structs, turned into text once: a string per event
+    # would format its date
     events = events.observe(
         written, F.count(F.lit(1)).alias("n"),
-        F.array_join(F.collect_set(F.concat_ws("/", F.col("ingest"),
-                                               F.col("event_date").cast("string"))),
-                     " ").alias("partitions"),
+        F.to_json(F.collect_set(F.struct("ingest", "event_date"))).alias("partitions"),
     )
     # one file per (day, ingest) partition, written by the task that holds it, rather than
     # one per task and partition
     write_events(events, lake)
     metrics = written.get
     _remove_stale_partitions(lake.events, files, {
-        tuple(p.split("/", 1)) for p in (metrics["partitions"] or "").split(" ") if p
+        (p["ingest"], p["event_date"]) for p in json.loads(metrics["partitions"] or "[]")
     })
     return metrics["n"]
 

@@ -22,10 +22,16 @@ from pyspark.sql import functions as F
 
 from enrichment import user_agent_block
 from stream_jobs.lake import LakePaths
-from stream_jobs.logs.formats import UnknownFormat, detect_format
+from stream_jobs.logs.formats import TEXT_FORMATS, UnknownFormat, detect_format
 from stream_jobs.logs.input_files import LogInputError, Site, ingest_name, prepare_files
-from stream_jobs.logs.job import run
-from stream_jobs.logs.parsing import LOG_NAMESPACE, LogRules, lower_case, uuid5_column
+from stream_jobs.logs.job import classified_requests, run
+from stream_jobs.logs.parsing import (
+    LOG_NAMESPACE,
+    PATH_PATTERN,
+    LogRules,
+    lower_case,
+    uuid5_column,
+)
 
 pytestmark = pytest.mark.spark
 
@@ -304,6 +310,23 @@ def test_uuid5_column_matches_python(spark):
     got = spark.createDataFrame([(n,) for n in names], "name string").select(
         "name", uuid5_column(LOG_NAMESPACE, F.col("name")).alias("id")).collect()
     assert {r.name: r.id for r in got} == {n: str(uuid.uuid5(LOG_NAMESPACE, n)) for n in names}
+
+
+def test_the_line_pass_runs_each_costly_expression_once_per_line(spark, tmp_path):
+    # Spark's common-subexpression elimination does not reach into conditional branches: an
+    # expression named in a condition and in its branch runs twice. The line pattern and the
+    # path pattern are the costliest parts of the pass; the optimised plan names each once.
+    log = tmp_path / "access.log"
+    log.write_text('1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET /a/b.HTML?x=1 HTTP/1.1" '
+                   '200 5 "-" "Mozilla/5.0"\n')
+    frame = classified_requests(spark, prepare_files([log], "combined"), LogRules(), Site(),
+                                datetime.now(UTC))
+    plan = frame._jdf.queryExecution().optimizedPlan().toString()
+    assert plan.count(TEXT_FORMATS["combined"].pattern) == 1
+    assert plan.count(PATH_PATTERN) == 1
+    assert plan.count("split(request") == 1
+    assert [(r.category, r.url) for r in frame.collect()] == [
+        ("page", "http://localhost/a/b.HTML?x=1")]
 
 
 def test_extensions_lower_case_as_sparks_lower_does(spark):
