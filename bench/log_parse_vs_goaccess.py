@@ -14,8 +14,8 @@ and one truncated line per copy. Then, on the same file:
 Each runs in a child process whose whole process tree's resident memory is sampled every
 0.2 s. Spark's JVM start-up is measured separately and left out of lines/s. Prints lines/s, wall
 time, CPU time and peak memory of each, the ratio, the ratio of CPU time (the work each tool
-did, which a shared machine's noise moves much less than wall time; Clickloop's counts its JVM,
-JIT and GC threads included, and its driver), where Clickloop's time went (its passes), the
+did; Clickloop's counts its JVM, JIT and GC threads included, and its driver; on a shared VM it
+rises under contention much as wall time does), where Clickloop's time went (its passes), the
 Spark floor (the lines read and split into fields, nothing else: what Spark itself costs here),
 and the end-to-end time of ``clickloop logs parse`` on a 10,000-line file, start-up included.
 """
@@ -72,12 +72,6 @@ def build_log(path: Path, lines: int) -> Path:
     return path
 
 
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds a process (all its threads) has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _spark_child(work: Path, memory: str) -> None:
     """This child process's settings (read once by ``Settings.from_env``) and import path."""
     os.environ.update({
@@ -90,6 +84,8 @@ def _spark_child(work: Path, memory: str) -> None:
 
 def run_clickloop(log: Path, work: Path, memory: str) -> dict:
     _spark_child(work, memory)
+    import psutil  # as peak_memory does: a bench-only need
+
     from stream_jobs.logs.enrich_requests import start_warm_up
     from stream_jobs.logs.input_files import Site, prepare_files
     from stream_jobs.logs.job import run
@@ -103,13 +99,13 @@ def run_clickloop(log: Path, work: Path, memory: str) -> dict:
     spark = build_spark(settings, "bench-parse-logs",  # no progress bar in the output
                         extra={"spark.ui.showConsoleProgress": "false"})
     warming.join()
-    jvm = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
-    cpu_before = process_cpu_s(jvm) + time.process_time()
+    jvm = psutil.Process(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
+    cpu_before = sum(jvm.cpu_times()[:2]) + time.process_time()  # user + system, all threads
     started = time.perf_counter()
     files = prepare_files([log], "combined")
     summary = run(spark, settings, files, site=Site("http", "semicomplete.com"))
     done = time.perf_counter()
-    cpu_s = process_cpu_s(jvm) + time.process_time() - cpu_before
+    cpu_s = sum(jvm.cpu_times()[:2]) + time.process_time() - cpu_before
     spark.stop()
     return {"seconds": done - started, "startup_s": started - t0, "lines": summary["lines"],
             "cpu_s": cpu_s,

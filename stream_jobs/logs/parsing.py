@@ -190,9 +190,9 @@ def parse_text_lines(lines: DataFrame, fmt: TextFormat) -> DataFrame:
     names = list(dict.fromkeys(g for g in fmt.groups if g))
     slots = ["".join(f"${i + 1}" for i, g in enumerate(fmt.groups) if g == name)
              for name in names]
-    # the marker is a part of its own (parts[0]): no copy of the line to cut it off
-    # a column of its own: named twice inline (the check and the split's branch), the pattern
-    # would run twice per line (CSE does not reach into conditional branches)
+    # the marker is a part of its own (parts[0]): no copy of the line to cut it off. The
+    # rewritten line is a column: named inline in the check and the split's branch, the
+    # pattern would run twice per line (CSE does not reach into conditional branches)
     rewritten = F.col("_rewritten")
     matched = (F.startswith(rewritten, F.lit(mark + sep))
                & ~F.startswith(F.col("line"), F.lit(mark)))
@@ -258,10 +258,6 @@ def parse_lines(lines: DataFrame, fmt: TextFormat | JsonFormat, encoding: str = 
 PATH_PATTERN = r"^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)"
 
 
-def _path_of(uri: Column) -> Column:
-    return F.regexp_extract(uri, PATH_PATTERN, 1)
-
-
 def lower_case(text: Column) -> Column:
     """``lower(text)``; ASCII text (every character one byte) by ``translate``. Spark 4's
     ``lower`` maps case with ICU, whose tables take a JVM ~1 s of CPU to set up on first use;
@@ -290,9 +286,9 @@ def classify(parsed: DataFrame, rules: LogRules, now: datetime, format_name: str
     )
     # F.get: null, not an error, for a request without a space (ANSI mode)
     steps = steps.select("*", F.get(F.col("_request_parts"), 0).alias("_method"),
-                         F.get(F.col("_request_parts"), 1).alias("_uri"),
-                         F.substring_index(_path_of(F.get(F.col("_request_parts"), 1)), "/", -1)
-                         .alias("_last_segment"))
+                         F.get(F.col("_request_parts"), 1).alias("_uri"))
+    steps = steps.withColumn("_last_segment", F.substring_index(
+        F.regexp_extract(F.col("_uri"), PATH_PATTERN, 1), "/", -1))
     segment = F.col("_last_segment")
     steps = steps.withColumn("_suffix", F.when(F.instr(segment, ".") > 0,
                                                F.substring_index(segment, ".", -1)))
